@@ -1,0 +1,1 @@
+//! ladder_data (being written).

@@ -1,0 +1,1 @@
+//! ladder_laws (being written).

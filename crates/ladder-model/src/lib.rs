@@ -1,0 +1,1 @@
+//! ladder_model (being written).

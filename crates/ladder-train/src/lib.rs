@@ -1,0 +1,1 @@
+//! ladder_train (being written).

@@ -1,0 +1,11 @@
+//! One module per subcommand: clap arguments plus a `run` that validates them and calls a library.
+
+pub mod bench;
+pub mod data;
+pub mod debug;
+pub mod eval;
+pub mod export;
+pub mod fit;
+pub mod predict;
+pub mod sample;
+pub mod train;

@@ -1,0 +1,64 @@
+//! The `ladder` command line: parse arguments, call one library function per
+//! subcommand, turn errors into a message and a non-zero exit code. No numerics here.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Pretrain small GPT-2 language models, run scaling ladders and fit scaling laws.
+#[derive(Parser, Debug)]
+#[command(name = "ladder", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build a data directory: train a tokenizer on text, or generate the synthetic source.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Pretrain a model on a data directory and write a run directory.
+    Train(cmd::train::TrainArgs),
+    /// Evaluate a run's final checkpoint on a validation split.
+    Eval(cmd::eval::EvalArgs),
+    /// Generate text from a run's final checkpoint.
+    Sample(cmd::sample::SampleArgs),
+    /// Export a run's model in a format other tools load (Hugging Face).
+    Export(cmd::export::ExportArgs),
+    /// Measure training throughput: tokens/s, ms/step, GFLOP/s, MFU, peak RSS.
+    Bench(cmd::bench::BenchArgs),
+    /// Fit a scaling law to runs (CSV, run directories or a sweep) and write fit.json.
+    Fit(cmd::fit::FitArgs),
+    /// Predict from a fitted law: loss at (N, D), or the compute-optimal allocation at a budget.
+    Predict(cmd::predict::PredictArgs),
+    /// Developer tools: dump gradients for checks against references.
+    #[command(subcommand)]
+    Debug(cmd::debug::DebugCommand),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Data(c) => cmd::data::run(c),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Sample(a) => cmd::sample::run(a),
+        Command::Export(a) => cmd::export::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+        Command::Fit(a) => cmd::fit::run(a),
+        Command::Predict(a) => cmd::predict::run(a),
+        Command::Debug(c) => cmd::debug::run(c),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ladder: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
