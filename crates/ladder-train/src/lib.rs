@@ -1,1 +1,37 @@
-//! ladder_train (being written).
+//! `ladder_train`: everything between a data directory and a trained, checked, exported model.
+//!
+//! # Brief overview
+//! - [`config`]: the TOML schema of DESIGN §7, presets, `--set` overrides, validation.
+//! - [`schedule`]: cosine and WSD learning-rate schedules with linear warm-up.
+//! - [`trainer`]: the training loop ([`train`]): micro-batches, gradient accumulation, clipping,
+//!   AdamW, periodic evaluation and checkpoints, `metrics.jsonl` and `summary.json`.
+//! - [`checkpoint`]: atomic checkpoints in Hugging Face GPT-2 tensor names.
+//! - [`run`]: opening a finished run directory; [`run::evaluate_run`] for `ladder eval`.
+//! - [`sample`]: autoregressive generation with a KV cache.
+//! - [`export`]: a directory `transformers` loads as `GPT2LMHeadModel`.
+//! - [`debug`]: loss, logits and gradients of one batch, for checks against PyTorch.
+//! - [`bench`]: full training steps on random tokens: ms/step, tok/s, GFLOP/s, MFU, peak RSS.
+//! - [`metrics`], [`perf`], [`fsutil`]: the files a run writes, the GEMM peak and RSS, atomic writes.
+//!
+//! The crate does no terminal output: progress reaches the caller through [`trainer::Observer`].
+
+#![deny(missing_docs)]
+
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod debug;
+mod error;
+pub mod export;
+pub mod fsutil;
+pub mod metrics;
+pub mod perf;
+pub mod run;
+pub mod sample;
+pub mod schedule;
+pub mod trainer;
+
+pub use config::{Config, Preset};
+pub use error::{Error, Result};
+pub use metrics::{StepRecord, Summary};
+pub use trainer::{train, Observer, TrainOptions};

@@ -1,9 +1,121 @@
-//! `ladder bench` (being written).
+//! `ladder bench`: training throughput on random tokens.
+
+use std::path::Path;
+
+use ladder_train::bench::{bench, BenchOptions};
 
 /// Arguments of `ladder bench`.
 #[derive(clap::Args, Debug)]
-pub struct BenchArgs {}
+#[command(after_help = "\
+Times full training steps (zero grads, forward + backward, grad-norm clip, AdamW) on random tokens:
+the median step after --warmup untimed steps. GFLOP/s and MFU count 6·(N + V·C) + 12·L·T·C FLOPs
+per token (lm head and attention included); the peak is this machine's fp32 GEMM rate, measured
+on the same threads (or --peak-gflops, reported as declared). Peak RSS is the whole process's.
+Compare with: python3 ../shared/reference/torch_bench.py --cfg S --threads 2
 
-pub fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`ladder bench` is not built yet")
+Examples:
+  ladder bench --config S --threads 2
+  ladder bench --config M --steps 20 --json")]
+pub struct BenchArgs {
+    /// A preset (tiny, S, M) or a TOML config file (its [model], batch_size and seq_len are used).
+    #[arg(long, default_value = "S", value_name = "S|M|tiny|FILE")]
+    pub config: String,
+    /// Timed steps.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed steps before timing.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Sequences per step (default: the config's train.batch_size).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Tokens per sequence (default: the config's train.seq_len).
+    #[arg(long)]
+    pub seq: Option<usize>,
+    /// Vocabulary size (default: the config's model.vocab_size, else 8192).
+    #[arg(long)]
+    pub vocab: Option<usize>,
+    /// Peak GFLOP/s for MFU instead of measuring it.
+    #[arg(long, value_name = "GFLOPS")]
+    pub peak_gflops: Option<f64>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Issue 3's reference vocabulary for S and M.
+const DEFAULT_VOCAB: usize = 8192;
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let config = match args.config.as_str() {
+        "tiny" | "S" | "s" | "M" | "m" => {
+            super::train::resolve_config(Some(args.config.as_str()), None, &[])?
+        }
+        file => super::train::resolve_config(None, Some(Path::new(file)), &[])?,
+    };
+    let mut model = config.model_config();
+    model.vocab_size = args.vocab.unwrap_or(if model.vocab_size > 0 {
+        model.vocab_size
+    } else {
+        DEFAULT_VOCAB
+    });
+    let batch = args.batch.unwrap_or(config.train.batch_size);
+    let seq_len = args.seq.unwrap_or(config.train.seq_len);
+    anyhow::ensure!(
+        batch > 0 && seq_len > 0,
+        "--batch and --seq must be positive"
+    );
+    anyhow::ensure!(
+        seq_len <= model.block_size,
+        "seq_len {seq_len} exceeds the model's block_size {}",
+        model.block_size
+    );
+    anyhow::ensure!(args.steps > 0, "--steps must be positive");
+    let r = bench(&BenchOptions {
+        model,
+        batch,
+        seq_len,
+        steps: args.steps,
+        warmup: args.warmup,
+        threads: args.threads,
+        peak_gflops: args.peak_gflops,
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    let m = &r.model;
+    println!(
+        "model      {}×{} ({} heads, block {}, vocab {}): N = {} non-embedding, {} total",
+        m.n_layer, m.n_embd, m.n_head, m.block_size, m.vocab_size, r.n_params, r.n_params_total
+    );
+    println!(
+        "step       batch {} × seq {}, {} threads, {} timed steps after {} warm-up",
+        r.batch, r.seq_len, r.threads, r.steps, args.warmup
+    );
+    println!(
+        "ms/step    {:.1} median (min {:.1}, max {:.1})",
+        r.median_ms, r.min_ms, r.max_ms
+    );
+    println!("tokens/s   {:.0}", r.tok_per_s);
+    println!(
+        "GFLOP/s    {:.1} achieved ({:.2} MFLOP/token = 6(N+VC) + 12LTC)",
+        r.gflops,
+        r.flops_per_token / 1e6
+    );
+    println!(
+        "MFU        {:.1}% of {:.1} GFLOP/s fp32 GEMM peak ({})",
+        100.0 * r.mfu,
+        r.peak_gflops,
+        r.peak_source.as_str()
+    );
+    match r.peak_rss_bytes {
+        Some(b) => println!("peak RSS   {:.1} MiB", b as f64 / (1 << 20) as f64),
+        None => println!("peak RSS   n/a"),
+    }
+    println!("last loss  {:.4} (random tokens: about ln V)", r.last_loss);
+    Ok(())
 }

@@ -1,9 +1,164 @@
-//! `ladder fit` (being written).
+//! `ladder fit`: fit a scaling law to a CSV of runs, run directories or a sweep; print a table
+//! (or fit.json) and write fit.json with `--out`. All numerics live in `ladder_laws`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use ladder_laws::{FitOptions, FitRequest, Law};
+
+/// Law choices on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LawArg {
+    /// L = E + A/N^alpha + B/D^beta (Approach 3: Huber in log space, L-BFGS from 4500 starts).
+    Chinchilla,
+    /// Approach 2: per-budget parabolas of loss in ln N, then N_opt(C), D_opt(C) power laws.
+    Isoflop,
+    /// Approach 1: lowest loss per compute over training curves, then power laws.
+    Envelope,
+    /// L(N, D) = [(Nc/N)^(aN/aD) + Dc/D]^aD; with --x N (or D), L(N) (or L(D)) alone.
+    Kaplan,
+    /// y = a x^b (+ c with --offset); needs --x and --y.
+    Power,
+    /// Exponential growth in time, y = y0 2^((t - t0)/T); needs --x (dates or years) and --y.
+    Doubling,
+}
+
+impl From<LawArg> for Law {
+    fn from(l: LawArg) -> Law {
+        match l {
+            LawArg::Chinchilla => Law::Chinchilla,
+            LawArg::Isoflop => Law::Isoflop,
+            LawArg::Envelope => Law::Envelope,
+            LawArg::Kaplan => Law::Kaplan,
+            LawArg::Power => Law::Power,
+            LawArg::Doubling => Law::Doubling,
+        }
+    }
+}
+
+/// Output format on stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// fit.json itself.
+    Json,
+}
 
 /// Arguments of `ladder fit`.
 #[derive(clap::Args, Debug)]
-pub struct FitArgs {}
+#[command(after_help = "Examples:
+  ladder fit runs.csv --law chinchilla --bootstrap 1000 --out fit.json
+  ladder fit sweep/ --law isoflop --compute 1e21
+  ladder fit sweep/ --law envelope
+  ladder fit xy.csv --law power --x C --y loss --offset
+  ladder fit trend.csv --law doubling --x date --y horizon
+The CSV needs a header: N, D, loss (C optional; D = C/(6N) when only C is given).
+Run directories hold summary.json; a sweep holds runs/*/summary.json. See docs/laws.md.")]
+pub struct FitArgs {
+    /// A CSV file, or one or more run directories, or a sweep directory.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// The law to fit.
+    #[arg(long, value_enum, default_value = "chinchilla")]
+    pub law: LawArg,
+    /// Bootstrap replicates for the 95 % intervals (0: no intervals).
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Seed of the bootstrap (results are identical for a seed, whatever the thread count).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write fit.json here (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Huber threshold in log space (chinchilla, kaplan, power, doubling).
+    #[arg(long, default_value_t = 1e-3, value_name = "DELTA")]
+    pub huber_delta: f64,
+    /// x column (power, doubling, one-variable kaplan).
+    #[arg(long)]
+    pub x: Option<String>,
+    /// y column (power, doubling; kaplan uses `loss`).
+    #[arg(long)]
+    pub y: Option<String>,
+    /// Power law with an additive offset: y = a x^b + c.
+    #[arg(long)]
+    pub offset: bool,
+    /// Compute budgets (FLOPs) at which to report N_opt, D_opt, tokens/param (repeatable).
+    #[arg(long = "compute", value_name = "FLOPS")]
+    pub compute: Vec<f64>,
+    /// Loss key of metrics.jsonl for envelope fits of run directories (`loss` or `val_loss`).
+    #[arg(long, default_value = "loss")]
+    pub curve_loss: String,
+    /// Log-spaced compute values of the envelope.
+    #[arg(long, default_value_t = 40)]
+    pub bins: usize,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Worker threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
 
-pub fn run(_args: FitArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`ladder fit` is not built yet")
+/// Sets up the rayon pool once (a second call in the same process keeps the first pool).
+pub(crate) fn init_threads(threads: usize) {
+    // Ignore the error of a pool that already exists: the fit still runs, on that pool.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
+}
+
+/// Writes `text` to stdout; a closed pipe (`ladder fit ... | head`) is not an error.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    init_threads(args.threads);
+    let options = FitOptions::default()
+        .with_bootstrap(args.bootstrap)?
+        .with_seed(args.seed)
+        .with_delta(args.huber_delta)?
+        .with_budgets(&args.compute)?
+        .with_offset(args.offset)
+        .with_bins(args.bins)?;
+    if args.offset && !matches!(args.law, LawArg::Power) {
+        anyhow::bail!("--offset applies to --law power only");
+    }
+    let req = FitRequest {
+        law: args.law.into(),
+        inputs: args.inputs.clone(),
+        x: args.x.clone(),
+        y: args.y.clone(),
+        curve_loss: args.curve_loss.clone(),
+        options,
+    };
+    let t = Instant::now();
+    let fit = ladder_laws::fit(&req)?;
+    let secs = t.elapsed().as_secs_f64();
+    if let Some(out) = &args.out {
+        fit.save(out)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    match args.format {
+        Format::Table => emit(&ladder_laws::report::fit_table(&fit))?,
+        Format::Json => emit(&(fit.to_json() + "\n"))?,
+    }
+    if fit.fit.bootstrap > 0 && fit.fit.bootstrap_used * 2 < fit.fit.bootstrap {
+        eprintln!(
+            "ladder: warning: only {} of {} bootstrap replicates could be refitted; the intervals are unreliable",
+            fit.fit.bootstrap_used, fit.fit.bootstrap
+        );
+    }
+    match &args.out {
+        Some(out) => eprintln!("ladder: fit in {secs:.3} s; wrote {}", out.display()),
+        None => eprintln!("ladder: fit in {secs:.3} s"),
+    }
+    Ok(())
 }

@@ -1,9 +1,214 @@
-//! `ladder train` (being written).
+//! `ladder train`: resolve the config (preset → file → `--set`), train, show progress.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ladder_train::trainer::{Observer, RunInfo};
+use ladder_train::{Config, Preset, StepRecord, TrainOptions};
 
 /// Arguments of `ladder train`.
 #[derive(clap::Args, Debug)]
-pub struct TrainArgs {}
+#[command(after_help = "\
+Config keys (DESIGN §7; `ladder train --print-config` shows every one with its value):
+  [model] arch n_layer n_embd n_head block_size vocab_size
+  [train] batch_size seq_len grad_accum tokens steps max_time lr min_lr_ratio warmup_steps
+          schedule decay_fraction weight_decay grad_clip seed threads
+  [eval] every tokens      [checkpoint] every keep      [data] dir
+A run needs a stop condition: train.tokens, train.steps or train.max_time (the first reached wins).
 
-pub fn run(_args: TrainArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`ladder train` is not built yet")
+Examples:
+  ladder train --data data/synth --out runs/t1 --preset tiny --set train.steps=200
+  ladder train --data data/kjv --out runs/s1 --preset S --set train.tokens=20e6 --set train.schedule=wsd
+  ladder train --config runs/s1/config.toml --out runs/s1-again      # reproduce a run")]
+pub struct TrainArgs {
+    /// Data directory written by `ladder data prepare` or `ladder data synth` (default: the
+    /// config's data.dir).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Run directory to create (config.toml, metrics.jsonl, summary.json, checkpoints/).
+    #[arg(long, value_name = "RUN")]
+    pub out: PathBuf,
+    /// Start from a preset: tiny (2×64), S (4×256) or M (6×384); the config file and --set go on top.
+    #[arg(long, value_name = "tiny|S|M")]
+    pub preset: Option<String>,
+    /// A TOML config (any subset of the keys; a run's config.toml reproduces that run).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one key, type-checked, e.g. --set train.lr=1e-3 --set train.schedule=wsd (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print nothing but errors (no progress bar, no summary).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Train into a non-empty run directory, replacing a previous run's files there.
+    #[arg(long)]
+    pub force: bool,
+    /// Peak GFLOP/s for MFU instead of measuring the fp32 GEMM peak (recorded as "declared").
+    #[arg(long, value_name = "GFLOPS")]
+    pub peak_gflops: Option<f64>,
+    /// Print the resolved config (every key) and exit without training.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Resolves `--preset`, `--config` and `--set` into a config (shared with `ladder bench`).
+pub fn resolve_config(
+    preset: Option<&str>,
+    file: Option<&std::path::Path>,
+    sets: &[String],
+) -> anyhow::Result<Config> {
+    let preset = preset.map(str::parse::<Preset>).transpose()?;
+    Ok(Config::resolve(preset, file, sets)?)
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let config = resolve_config(args.preset.as_deref(), args.config.as_deref(), &args.set)?;
+    if args.print_config {
+        print!("{}", config.to_toml());
+        return Ok(());
+    }
+    if let Some(g) = args.peak_gflops {
+        anyhow::ensure!(
+            g > 0.0 && g.is_finite(),
+            "--peak-gflops {g} must be positive"
+        );
+    }
+    let opts = TrainOptions {
+        config,
+        data: args.data,
+        out: args.out.clone(),
+        force: args.force,
+        peak_gflops: args.peak_gflops,
+    };
+    let mut progress = Progress::new(args.quiet);
+    let result = ladder_train::train(opts, &mut progress);
+    progress.finish();
+    let summary = result.with_context(|| format!("training {}", args.out.display()))?;
+    if !args.quiet {
+        let loss = |x: Option<f32>| x.map_or("n/a".into(), |v| format!("{v:.4}"));
+        println!(
+            "trained {} steps, {} tokens in {:.1} s: train loss {}, val loss {}{}",
+            summary.steps,
+            summary.d,
+            summary.wall_time_s,
+            loss(summary.final_train_loss),
+            loss(summary.final_val_loss),
+            summary
+                .final_val_bpb
+                .map_or(String::new(), |b| format!(" ({b:.4} bits/byte)")),
+        );
+        println!(
+            "{:.0} tok/s, MFU {:.1}% of {:.1} GFLOP/s ({}); N = {}, C = 6ND = {:.3e}",
+            summary.tok_per_s,
+            100.0 * summary.mfu,
+            summary.peak_gflops,
+            summary.peak_source.as_str(),
+            summary.n,
+            summary.c,
+        );
+        if let Some(h) = summary.entropy_nats_per_token {
+            println!("the synthetic source's entropy (best possible val loss): {h:.4}");
+        }
+        println!("run directory: {}", args.out.display());
+    }
+    Ok(())
+}
+
+/// The progress bar (stderr, only on a terminal) and plain lines for evaluations.
+struct Progress {
+    quiet: bool,
+    tty: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        Progress {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            bar: None,
+        }
+    }
+
+    fn line(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) if self.tty => bar.println(msg),
+            _ => eprintln!("{msg}"),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn on_start(&mut self, info: &RunInfo) {
+        if self.quiet {
+            return;
+        }
+        for w in &info.warnings {
+            eprintln!("ladder: warning: {w}");
+        }
+        let m = &info.config.model;
+        eprintln!(
+            "training {}×{} (N = {} non-embedding, {} total params, vocab {}) on {} threads; peak {:.1} GFLOP/s ({})",
+            m.n_layer,
+            m.n_embd,
+            info.n_params,
+            info.n_params_total,
+            m.vocab_size,
+            info.threads,
+            info.peak_gflops,
+            info.peak_source.as_str(),
+        );
+        if !self.tty {
+            return;
+        }
+        let bar = match info.total_steps {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] step {pos}/{len} {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {elapsed_precise} step {pos} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.enable_steady_tick(Duration::from_millis(250));
+        self.bar = Some(bar);
+    }
+
+    fn on_step(&mut self, r: &StepRecord) {
+        if self.quiet {
+            return;
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(r.step);
+            bar.set_message(format!(
+                "loss {:.4} | {:.0} tok/s | MFU {:.1}%",
+                r.loss,
+                r.tok_per_s,
+                100.0 * r.mfu
+            ));
+        }
+        if let Some(v) = r.val_loss {
+            let bpb = r
+                .val_bpb
+                .map_or(String::new(), |b| format!(", {b:.4} bits/byte"));
+            self.line(&format!(
+                "step {}: train loss {:.4}, val loss {v:.4}{bpb}",
+                r.step, r.loss
+            ));
+        }
+    }
 }

@@ -1,0 +1,119 @@
+//! Helpers shared by the law drivers: input checks, residual statistics, and the assembly of
+//! intervals and standard errors from bootstrap replicates.
+
+use crate::bootstrap::spread;
+use crate::data::DataSource;
+use crate::error::{Error, Result};
+use crate::fitfile::{DataInfo, Interval, Named, Residuals, Skipped};
+
+/// Refuses fewer than `params + 1` points: with no more points than parameters nothing is left
+/// to estimate the noise from, and bootstrap replicates become degenerate.
+pub(crate) fn check_count(law: &'static str, points: usize, params: usize) -> Result<()> {
+    if points <= params {
+        return Err(Error::TooFewPoints {
+            law,
+            points,
+            params,
+            needed: params + 1,
+        });
+    }
+    Ok(())
+}
+
+/// Number of distinct values (relative tolerance 1e-9).
+pub(crate) fn distinct(values: &[f64]) -> usize {
+    let mut v: Vec<f64> = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mut n = 0;
+    let mut last: Option<f64> = None;
+    for x in v {
+        if last.is_none_or(|l| (x - l).abs() > 1e-9 * l.abs().max(x.abs())) {
+            n += 1;
+            last = Some(x);
+        }
+    }
+    n
+}
+
+/// Refuses a quantity that takes a single value over all points.
+pub(crate) fn check_varies(
+    law: &'static str,
+    values: &[f64],
+    column: &'static str,
+    why: &'static str,
+    fix: &'static str,
+) -> Result<()> {
+    if distinct(values) < 2 {
+        return Err(Error::Unidentifiable {
+            law,
+            points: values.len(),
+            column,
+            value: values.first().copied().unwrap_or(f64::NAN),
+            why,
+            fix,
+        });
+    }
+    Ok(())
+}
+
+/// RMSE and max |r| of residuals.
+pub(crate) fn residual_stats(r: &[f64]) -> Residuals {
+    let n = r.len().max(1) as f64;
+    Residuals {
+        rmse_log: (r.iter().map(|x| x * x).sum::<f64>() / n).sqrt(),
+        max_abs_log: r.iter().fold(0.0f64, |m, x| m.max(x.abs())),
+    }
+}
+
+/// Adds `name`'s percentile interval and standard error over `values` when there are at least two
+/// finite replicates.
+pub(crate) fn put_spread(
+    ci: &mut Named<Interval>,
+    se: &mut Named<f64>,
+    name: &str,
+    values: &[f64],
+) {
+    if let Some(s) = spread(values) {
+        ci.push(name, Interval(s.ci95));
+        se.push(name, s.stderr);
+    }
+}
+
+/// Column `j` of row-major samples.
+pub(crate) fn column(samples: &[Vec<f64>], j: usize) -> Vec<f64> {
+    samples.iter().map(|r| r[j]).collect()
+}
+
+/// `data` of fit.json.
+pub(crate) fn data_info(origin: &DataSource, points: usize) -> DataInfo {
+    DataInfo {
+        source: origin.source.clone(),
+        sha256: origin.sha256.clone(),
+        points,
+        skipped: origin
+            .skipped
+            .iter()
+            .map(|(run, reason)| Skipped {
+                run: run.clone(),
+                reason: reason.clone(),
+            })
+            .collect(),
+        x: None,
+        y: None,
+        x_is_date: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_counts_with_tolerance() {
+        assert_eq!(distinct(&[1e8, 1e8 * (1.0 + 1e-12), 2e8]), 2);
+        assert_eq!(distinct(&[]), 0);
+        assert!(check_varies("x", &[3.0, 3.0], "N", "w", "f").is_err());
+        assert!(check_count("x", 5, 5).is_err());
+        assert!(check_count("x", 6, 5).is_ok());
+    }
+}

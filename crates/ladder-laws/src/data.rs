@@ -1,0 +1,486 @@
+//! Input data: a CSV table with a header, read strictly (duplicate names, missing columns,
+//! non-numeric cells and values ≤ 0 are errors that name the line and the column), and the point
+//! sets the laws fit: (N, D, loss, C) runs, (x, y) trends and training curves.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Where a data set came from; becomes `data` in fit.json.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSource {
+    /// The path(s) given, as the user wrote them.
+    pub source: String,
+    /// sha256 of the CSV file's bytes; for run directories, of each used run's name and
+    /// `summary.json` (and `metrics.jsonl` for curves), in name order.
+    pub sha256: String,
+    /// Runs found but not used, with the reason (empty for CSV input).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// A CSV file held in memory: header names and the raw cells of each row with its line number.
+#[derive(Clone, Debug)]
+pub struct CsvTable {
+    path: PathBuf,
+    header: Vec<String>,
+    rows: Vec<(u64, Vec<String>)>,
+    sha256: String,
+}
+
+impl CsvTable {
+    /// Reads and checks a CSV file: a header line then at least one row; header names are
+    /// trimmed and must be unique; every row must have as many cells as the header.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// As [`CsvTable::read`], from bytes already in memory (`path` is only used in messages).
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .trim(csv::Trim::All)
+            .from_reader(bytes);
+        let csv_err = |e: csv::Error| Error::Csv {
+            path: path.to_path_buf(),
+            line: e.position().map_or(0, |p| p.line()),
+            message: match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("{len} cells where the header has {expected_len}"),
+                csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 text".to_string(),
+                _ => e.to_string(),
+            },
+        };
+        let mut records = rdr.records();
+        let header: Vec<String> = match records.next() {
+            None => {
+                return Err(Error::EmptyFile {
+                    path: path.to_path_buf(),
+                    what: "empty file",
+                })
+            }
+            Some(r) => r.map_err(csv_err)?.iter().map(str::to_string).collect(),
+        };
+        for (j, name) in header.iter().enumerate() {
+            if let Some(k) = header[j + 1..].iter().position(|h| h == name) {
+                return Err(Error::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                    first: j + 1,
+                    second: j + 2 + k,
+                });
+            }
+        }
+        let mut rows = Vec::new();
+        for r in records {
+            let r = r.map_err(csv_err)?;
+            let line = r.position().map_or(0, |p| p.line());
+            // A line of empty cells (e.g. trailing commas) carries no run.
+            if r.iter().all(str::is_empty) {
+                continue;
+            }
+            rows.push((line, r.iter().map(str::to_string).collect()));
+        }
+        if rows.is_empty() {
+            return Err(Error::EmptyFile {
+                path: path.to_path_buf(),
+                what: "a header but no data rows",
+            });
+        }
+        Ok(CsvTable {
+            path: path.to_path_buf(),
+            header,
+            rows,
+            sha256,
+        })
+    }
+
+    /// Header names in file order.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Number of data rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Always false: a table without rows is refused on read.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// sha256 of the file's bytes (hex).
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The 1-based file line of each row.
+    pub fn lines(&self) -> Vec<u64> {
+        self.rows.iter().map(|r| r.0).collect()
+    }
+
+    /// Position of column `name` (exact, case-sensitive match), if present.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
+    }
+
+    /// Position of column `name`, or [`Error::MissingColumn`] (with `hint` appended, and a
+    /// case-insensitive near miss pointed out).
+    pub fn require(&self, name: &str, hint: &str) -> Result<usize> {
+        self.find(name).ok_or_else(|| self.missing(name, hint))
+    }
+
+    /// The [`Error::MissingColumn`] for `name`.
+    pub fn missing(&self, name: &str, hint: &str) -> Error {
+        let mut hint = hint.to_string();
+        if let Some(h) = self.header.iter().find(|h| h.eq_ignore_ascii_case(name)) {
+            hint = format!("; did you mean `{h}`? (column names are case-sensitive){hint}");
+        }
+        Error::MissingColumn {
+            path: self.path.clone(),
+            name: name.to_string(),
+            available: self.header.clone(),
+            hint,
+        }
+    }
+
+    /// The cells of column `j` as raw strings.
+    pub fn strings(&self, j: usize) -> Vec<String> {
+        self.rows.iter().map(|r| r.1[j].clone()).collect()
+    }
+
+    /// Column `j` parsed as numbers; each must be finite and > 0.
+    pub fn positive(&self, j: usize) -> Result<Vec<f64>> {
+        let v = self.numbers(j)?;
+        for (i, &x) in v.iter().enumerate() {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(Error::NotPositive {
+                    source_name: self.path.display().to_string(),
+                    line: self.rows[i].0,
+                    column: self.header[j].clone(),
+                    value: x,
+                });
+            }
+        }
+        Ok(v)
+    }
+
+    /// Column `j` parsed as finite numbers.
+    pub fn finite(&self, j: usize) -> Result<Vec<f64>> {
+        let v = self.numbers(j)?;
+        for (i, &x) in v.iter().enumerate() {
+            if !x.is_finite() {
+                return Err(Error::NotFinite {
+                    source_name: self.path.display().to_string(),
+                    line: self.rows[i].0,
+                    column: self.header[j].clone(),
+                    value: x,
+                });
+            }
+        }
+        Ok(v)
+    }
+
+    /// Column `j` as times in decimal years: ISO dates `YYYY-MM-DD` or plain numbers.
+    /// Returns the values and whether any cell was a date.
+    pub fn times(&self, j: usize) -> Result<(Vec<f64>, bool)> {
+        let mut out = Vec::with_capacity(self.rows.len());
+        let mut any_date = false;
+        for (line, cells) in &self.rows {
+            let cell = cells[j].as_str();
+            let bad = || Error::BadDate {
+                path: self.path.clone(),
+                line: *line,
+                column: self.header[j].clone(),
+                value: cell.to_string(),
+            };
+            let t = if cell.contains('-') && !cell.starts_with('-') {
+                any_date = true;
+                crate::dates::parse_date(cell).ok_or_else(bad)?
+            } else {
+                cell.parse::<f64>()
+                    .ok()
+                    .filter(|t| t.is_finite())
+                    .ok_or_else(bad)?
+            };
+            out.push(t);
+        }
+        Ok((out, any_date))
+    }
+
+    fn numbers(&self, j: usize) -> Result<Vec<f64>> {
+        self.rows
+            .iter()
+            .map(|(line, cells)| {
+                let cell = cells[j].as_str();
+                cell.parse::<f64>().map_err(|_| Error::NotNumeric {
+                    path: self.path.clone(),
+                    line: *line,
+                    column: self.header[j].clone(),
+                    value: if cell.is_empty() {
+                        "(empty)".to_string()
+                    } else {
+                        cell.to_string()
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+/// Runs as (N, D, loss, C) points: the input of the chinchilla, isoflop and kaplan laws.
+#[derive(Clone, Debug)]
+pub struct RunPoints {
+    /// Non-embedding parameters (Kaplan's N).
+    pub n: Vec<f64>,
+    /// Training tokens.
+    pub d: Vec<f64>,
+    /// Final loss in nats per token (validation loss for run directories).
+    pub loss: Vec<f64>,
+    /// Training compute in FLOPs: the `C` column or summary key when given, else 6·N·D.
+    pub c: Vec<f64>,
+    /// Where they came from.
+    pub origin: DataSource,
+}
+
+impl RunPoints {
+    /// Reads `N`, `loss` and `D` (or `C`, then D = C/(6N)) from a CSV; `C` defaults to 6·N·D.
+    pub fn from_csv(path: &Path) -> Result<Self> {
+        let t = CsvTable::read(path)?;
+        Self::from_table(&t, path)
+    }
+
+    /// As [`RunPoints::from_csv`] from a table already read.
+    pub fn from_table(t: &CsvTable, path: &Path) -> Result<Self> {
+        let j_n = t.require("N", "; N is the number of (non-embedding) parameters")?;
+        let j_l = t.require("loss", "; loss is the final loss in nats per token")?;
+        let n = t.positive(j_n)?;
+        let loss = t.positive(j_l)?;
+        let c_col = t.find("C").map(|j| t.positive(j)).transpose()?;
+        let d = match (t.find("D"), &c_col) {
+            (Some(j), _) => t.positive(j)?,
+            (None, Some(c)) => c.iter().zip(&n).map(|(c, n)| c / (6.0 * n)).collect(),
+            (None, None) => {
+                return Err(t.missing("D", "; give D (training tokens) or C (FLOPs, D = C/(6N))"))
+            }
+        };
+        let c = c_col.unwrap_or_else(|| n.iter().zip(&d).map(|(n, d)| 6.0 * n * d).collect());
+        Ok(RunPoints {
+            n,
+            d,
+            loss,
+            c,
+            origin: DataSource {
+                source: path.display().to_string(),
+                sha256: t.sha256().to_string(),
+                skipped: vec![],
+            },
+        })
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.n.len()
+    }
+
+    /// True when there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.n.is_empty()
+    }
+}
+
+/// (x, y) pairs for the power and doubling laws.
+#[derive(Clone, Debug)]
+pub struct XyPoints {
+    /// Abscissa (decimal years for dates).
+    pub x: Vec<f64>,
+    /// Ordinate, > 0.
+    pub y: Vec<f64>,
+    /// Column names.
+    pub x_name: String,
+    /// Column names.
+    pub y_name: String,
+    /// True when x held ISO dates (then x is in decimal years).
+    pub x_is_date: bool,
+    /// Where they came from.
+    pub origin: DataSource,
+}
+
+/// How the x column is parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XKind {
+    /// A number > 0 (power law: x enters through ln x).
+    Positive,
+    /// A time: ISO date or decimal year (doubling law).
+    Time,
+}
+
+impl XyPoints {
+    /// Reads columns `x` and `y` of a CSV; y must be > 0.
+    pub fn from_csv(path: &Path, x: &str, y: &str, kind: XKind) -> Result<Self> {
+        let t = CsvTable::read(path)?;
+        let jx = t.require(x, "; choose the columns with --x and --y")?;
+        let jy = t.require(y, "; choose the columns with --x and --y")?;
+        let (xv, is_date) = match kind {
+            XKind::Positive => (t.positive(jx)?, false),
+            XKind::Time => t.times(jx)?,
+        };
+        let yv = t.positive(jy)?;
+        Ok(XyPoints {
+            x: xv,
+            y: yv,
+            x_name: x.to_string(),
+            y_name: y.to_string(),
+            x_is_date: is_date,
+            origin: DataSource {
+                source: path.display().to_string(),
+                sha256: t.sha256().to_string(),
+                skipped: vec![],
+            },
+        })
+    }
+}
+
+/// One training curve: loss against tokens seen for a model of N parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Curve {
+    /// Run name (directory name, or the CSV's `run` value / N).
+    pub name: String,
+    /// Non-embedding parameters.
+    pub n: f64,
+    /// Tokens seen, increasing.
+    pub tokens: Vec<f64>,
+    /// Loss at those tokens.
+    pub loss: Vec<f64>,
+}
+
+/// Training curves: the input of the envelope law (Approach 1).
+#[derive(Clone, Debug)]
+pub struct Curves {
+    /// One per run.
+    pub runs: Vec<Curve>,
+    /// Where they came from.
+    pub origin: DataSource,
+}
+
+impl Curves {
+    /// Reads curves from a CSV with columns `N`, `D` (tokens seen so far) and `loss`, one row per
+    /// logged step; rows are grouped into curves by the optional `run` column, else by N.
+    pub fn from_csv(path: &Path) -> Result<Self> {
+        let t = CsvTable::read(path)?;
+        let j_n = t.require("N", "; a curves CSV has N, D (tokens so far), loss per row")?;
+        let j_d = t.require("D", "; a curves CSV has N, D (tokens so far), loss per row")?;
+        let j_l = t.require("loss", "; a curves CSV has N, D (tokens so far), loss per row")?;
+        let (n, d, l) = (t.positive(j_n)?, t.positive(j_d)?, t.positive(j_l)?);
+        let names: Vec<String> = match t.find("run") {
+            Some(j) => t.strings(j),
+            None => n.iter().map(|n| format!("N={n:e}")).collect(),
+        };
+        let mut runs: Vec<Curve> = Vec::new();
+        for i in 0..n.len() {
+            match runs.iter_mut().find(|c| c.name == names[i]) {
+                Some(c) => {
+                    c.tokens.push(d[i]);
+                    c.loss.push(l[i]);
+                }
+                None => runs.push(Curve {
+                    name: names[i].clone(),
+                    n: n[i],
+                    tokens: vec![d[i]],
+                    loss: vec![l[i]],
+                }),
+            }
+        }
+        for c in &mut runs {
+            sort_curve(c);
+        }
+        Ok(Curves {
+            runs,
+            origin: DataSource {
+                source: path.display().to_string(),
+                sha256: t.sha256().to_string(),
+                skipped: vec![],
+            },
+        })
+    }
+}
+
+/// Sorts a curve by tokens (stable, so a repeated token count keeps its last logged loss last).
+pub(crate) fn sort_curve(c: &mut Curve) {
+    let mut idx: Vec<usize> = (0..c.tokens.len()).collect();
+    idx.sort_by(|&a, &b| c.tokens[a].total_cmp(&c.tokens[b]));
+    c.tokens = idx.iter().map(|&i| c.tokens[i]).collect();
+    c.loss = idx.iter().map(|&i| c.loss[i]).collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> Result<CsvTable> {
+        CsvTable::from_bytes(Path::new("t.csv"), text.as_bytes())
+    }
+
+    #[test]
+    fn csv_reads_runs_and_derives_c() {
+        let t = table("N,D,loss\n1e8,2e9,3.1\n2e8, 4e9 ,2.9\n").unwrap();
+        let p = RunPoints::from_table(&t, Path::new("t.csv")).unwrap();
+        assert_eq!(p.n, vec![1e8, 2e8]);
+        assert_eq!(p.d, vec![2e9, 4e9]);
+        assert_eq!(p.c[0], 6.0 * 1e8 * 2e9);
+        assert_eq!(p.origin.sha256.len(), 64);
+    }
+
+    #[test]
+    fn csv_derives_d_from_c() {
+        let t = table("N,C,loss\n1e8,1.2e18,3.1\n").unwrap();
+        let p = RunPoints::from_table(&t, Path::new("t.csv")).unwrap();
+        assert!((p.d[0] - 2e9).abs() < 1.0);
+    }
+
+    #[test]
+    fn csv_rejects_bad_input_with_line_and_column() {
+        let e = table("").unwrap_err().to_string();
+        assert!(e.contains("empty file"), "{e}");
+        let e = table("N,D,loss\n").unwrap_err().to_string();
+        assert!(e.contains("no data rows"), "{e}");
+        let e = table("N,D,N\n1,2,3\n").unwrap_err().to_string();
+        assert!(e.contains("`N` appears twice") && e.contains("columns 1 and 3"), "{e}");
+        let t = table("N,D,loss\n1e8,2e9,3.1\n1e8,abc,3\n").unwrap();
+        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("`D`") && e.contains("`abc` is not a number"), "{e}");
+        let t = table("N,D,loss\n1e8,2e9,-3.1\n").unwrap();
+        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("`loss`") && e.contains("> 0"), "{e}");
+        let t = table("N,D,loss\n1e8,inf,3.1\n").unwrap();
+        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        assert!(e.contains("inf must be finite"), "{e}");
+        let t = table("n,D,loss\n1e8,2e9,3.1\n").unwrap();
+        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        assert!(e.contains("no column `N`") && e.contains("did you mean `n`"), "{e}");
+        let t = table("N,loss\n1e8,3.1\n").unwrap();
+        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        assert!(e.contains("no column `D`") && e.contains("or C"), "{e}");
+        let e = table("N,D,loss\n1,2\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("2 cells where the header has 3"), "{e}");
+        let t = table("N,D,loss\n1e8,,3\n").unwrap();
+        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        assert!(e.contains("(empty)"), "{e}");
+    }
+
+    #[test]
+    fn csv_times_accept_dates_and_decimal_years() {
+        let t = table("date,y\n2020-01-01,1\n2021.5,2\n").unwrap();
+        let (v, any) = t.times(0).unwrap();
+        assert!(any);
+        assert_eq!(v, vec![2020.0, 2021.5]);
+        let t = table("date,y\n2020-13-01,1\n").unwrap();
+        let e = t.times(0).unwrap_err().to_string();
+        assert!(e.contains("`2020-13-01` is neither a date"), "{e}");
+    }
+}

@@ -1,0 +1,422 @@
+//! `fit.json`: the one file format every law writes (DESIGN §3) and `ladder predict` reads.
+//!
+//! The keys are those of DESIGN §3 in that order (`law, params, ci95, stderr, derived, fit, data,
+//! residuals`), plus `samples` (the bootstrap parameter replicates, which `predict` needs for its
+//! intervals) and `version`. Maps keep the law's parameter order. Numbers that are not finite
+//! (an interval that is unbounded on one side) are written as `null`.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+
+/// Version of the fit.json layout; bumped on incompatible changes, checked on load.
+pub const FIT_FILE_VERSION: u32 = 1;
+
+/// A map that keeps insertion order (parameters read in the order the law names them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Named<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named(Vec::new())
+    }
+}
+
+impl<T> Named<T> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Named(Vec::new())
+    }
+    /// Appends `key` (no check for repeats: callers insert each name once).
+    pub fn push(&mut self, key: &str, value: T) {
+        self.0.push((key.to_string(), value));
+    }
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+}
+
+impl<T: Serialize> Serialize for Named<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Named<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Named<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Named<T>, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, T>()? {
+                    out.push((k, v));
+                }
+                Ok(Named(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A 95 % interval `[lo, hi]`; an unbounded side is ±infinity in memory and `null` in JSON.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Interval(pub [f64; 2]);
+
+impl Serialize for Interval {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let f = |x: f64| x.is_finite().then_some(x);
+        [f(self.0[0]), f(self.0[1])].serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let [lo, hi] = <[Option<f64>; 2]>::deserialize(d)?;
+        Ok(Interval([
+            lo.unwrap_or(f64::NEG_INFINITY),
+            hi.unwrap_or(f64::INFINITY),
+        ]))
+    }
+}
+
+/// Serde for an `f64` that may be non-finite: written as `null`, read back as NaN.
+mod nullable {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else {
+            s.serialize_none()
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// One compute budget: the compute-optimal allocation there, with intervals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(non_snake_case)]
+pub struct Budget {
+    /// Compute in FLOPs (C = 6·N·D).
+    pub C: f64,
+    /// Compute-optimal non-embedding parameters.
+    #[serde(with = "nullable")]
+    pub N_opt: f64,
+    /// Compute-optimal training tokens.
+    #[serde(with = "nullable")]
+    pub D_opt: f64,
+    /// D_opt / N_opt.
+    #[serde(with = "nullable")]
+    pub tokens_per_param: f64,
+    /// Loss at the optimum: the law's prediction (chinchilla) or the parabola's minimum (isoflop
+    /// vertices); absent where the law does not model loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    /// 95 % intervals of the quantities above (those the bootstrap could compute).
+    pub ci95: Named<Interval>,
+    /// Bootstrap standard errors of the same quantities.
+    #[serde(default)]
+    pub stderr: Named<f64>,
+    /// `law` (from the fitted law at a requested budget), `vertex` (an IsoFLOP parabola's
+    /// vertex) or `envelope` (the best run at that compute, Approach 1).
+    pub kind: String,
+    /// For vertices and envelope points: whether it lies inside the sampled N range and so was
+    /// used for the power law. An outside vertex is an extrapolation and is flagged, not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_range: Option<bool>,
+    /// For vertices: the runs in that budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    /// Why a vertex was not used, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Quantities derived from the parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Derived {
+    /// Allocation exponent of N_opt ∝ C^a (β/(α+β) for chinchilla).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<f64>,
+    /// Allocation exponent of D_opt ∝ C^b (α/(α+β) for chinchilla).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<f64>,
+    /// Other derived scalars (e.g. `G` for chinchilla, `growth_per_unit` for doubling).
+    #[serde(default, skip_serializing_if = "Named::is_empty")]
+    pub values: Named<f64>,
+    /// 95 % intervals of `a`, `b` and `values`.
+    #[serde(default)]
+    pub ci95: Named<Interval>,
+    /// Standard errors of `a`, `b` and `values`.
+    #[serde(default)]
+    pub stderr: Named<f64>,
+    /// Budgets: requested ones, and for isoflop/envelope the per-budget optima found in the data.
+    #[serde(default)]
+    pub budgets: Vec<Budget>,
+}
+
+/// How the fit was done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitInfo {
+    /// `huber` (robust, in log space) or `ols` (least squares, in log space).
+    pub objective: String,
+    /// Huber threshold (absent for `ols`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<f64>,
+    /// Lowest objective value found (the fit's point estimate).
+    pub best: f64,
+    /// Optimiser starts (1 for closed-form fits).
+    pub starts: usize,
+    /// Starts that converged.
+    pub converged: usize,
+    /// Bootstrap replicates requested.
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+    /// Replicates kept (refit converged / enough data), from which the intervals come.
+    pub bootstrap_used: usize,
+    /// How the bootstrap resampled (`points`, `residuals within budgets`, `runs`).
+    pub resample: String,
+    /// Why the best start stopped.
+    pub stop: String,
+}
+
+/// Where the data came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// Path(s) as given.
+    pub source: String,
+    /// sha256 of the input (see [`crate::data::DataSource::sha256`]).
+    pub sha256: String,
+    /// Points used by the fit.
+    pub points: usize,
+    /// Runs skipped, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// x column for power/doubling fits (`date` when it held dates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// y column for power/doubling fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// True when x held ISO dates, converted to decimal years.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub x_is_date: bool,
+}
+
+/// A run that was found but not used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Run directory.
+    pub run: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Residuals of the point estimate, in natural log of the fitted quantity (loss, y, or N_opt
+/// for envelope/isoflop power laws; isoflop also includes its parabolas' residuals).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Residuals {
+    /// Root mean square.
+    pub rmse_log: f64,
+    /// Largest absolute value.
+    pub max_abs_log: f64,
+}
+
+/// Bootstrap replicates of the parameters, one row per kept replicate, columns in `params` order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Samples {
+    /// Column names (the law's parameter names).
+    pub params: Vec<String>,
+    /// Rows.
+    pub values: Vec<Vec<f64>>,
+}
+
+/// The content of fit.json.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitFile {
+    /// `chinchilla`, `isoflop`, `envelope`, `kaplan`, `power` or `doubling`.
+    pub law: String,
+    /// Point estimates, in the law's order (DESIGN §3).
+    pub params: Named<f64>,
+    /// Percentile 95 % bootstrap intervals (empty without bootstrap).
+    pub ci95: Named<Interval>,
+    /// Bootstrap standard errors (empty without bootstrap).
+    pub stderr: Named<f64>,
+    /// Derived quantities.
+    pub derived: Derived,
+    /// Settings and optimiser outcome.
+    pub fit: FitInfo,
+    /// Data source.
+    pub data: DataInfo,
+    /// Residual statistics.
+    pub residuals: Residuals,
+    /// Bootstrap parameter replicates (what `ladder predict` needs for intervals).
+    pub samples: Samples,
+    /// [`FIT_FILE_VERSION`].
+    pub version: u32,
+}
+
+impl FitFile {
+    /// Pretty JSON text.
+    pub fn to_json(&self) -> String {
+        // Serialising plain structs of numbers and strings cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// Parses fit.json text; `path` is used in messages.
+    pub fn from_json(path: &Path, text: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Json {
+            path: path.to_path_buf(),
+            message: format!("not JSON: {e}"),
+        })?;
+        match v.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v == FIT_FILE_VERSION as u64 => {}
+            Some(v) => {
+                return Err(Error::Json {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "fit.json version {v}, this ladder reads version {FIT_FILE_VERSION}; refit with this ladder"
+                    ),
+                })
+            }
+            None => {
+                return Err(Error::Json {
+                    path: path.to_path_buf(),
+                    message: "no `version`: not a fit.json written by `ladder fit`".to_string(),
+                })
+            }
+        }
+        // Parse the text again (not the Value): a Value's map is sorted, losing parameter order.
+        let f: FitFile = serde_json::from_str(text).map_err(|e| Error::Json {
+            path: path.to_path_buf(),
+            message: format!("not a valid fit.json: {e}"),
+        })?;
+        if f.samples.values.iter().any(|r| r.len() != f.samples.params.len())
+            || f.samples.params.iter().any(|k| f.params.get(k).is_none())
+            || f.samples.params.len() != f.params.0.len()
+        {
+            return Err(Error::Json {
+                path: path.to_path_buf(),
+                message: "`samples` does not match `params` (names or row lengths)".to_string(),
+            });
+        }
+        Ok(f)
+    }
+
+    /// Reads fit.json.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json(path, &text)
+    }
+
+    /// Writes fit.json atomically: a temporary file in the same directory, fsync, rename.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, self.to_json().as_bytes())
+    }
+
+    /// Parameter `name` of the point estimate.
+    pub fn param(&self, name: &str) -> Option<f64> {
+        self.params.get(name).copied()
+    }
+
+    /// The point estimate as a vector in `samples.params` order (the law's order), so it can be
+    /// passed to the same formulas as a replicate row.
+    pub fn param_vector(&self) -> Vec<f64> {
+        if self.samples.params.is_empty() {
+            return self.params.0.iter().map(|(_, v)| *v).collect();
+        }
+        self.samples
+            .params
+            .iter()
+            .map(|k| self.params.get(k).copied().unwrap_or(f64::NAN))
+            .collect()
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename, then
+/// fsync of the directory so the rename itself is durable).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().map_or_else(
+        || "fit.json".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            // Directory fsync is not supported everywhere; the data itself is already synced.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    res.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_map_keeps_order_and_intervals_allow_null() {
+        let mut m = Named::new();
+        m.push("E", Interval([1.0, 2.0]));
+        m.push("A", Interval([3.0, f64::INFINITY]));
+        let s = serde_json::to_string(&m).unwrap();
+        assert_eq!(s, r#"{"E":[1.0,2.0],"A":[3.0,null]}"#);
+        let back: Named<Interval> = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn write_atomic_replaces_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fit.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temp file left behind");
+        let e = write_atomic(&dir.path().join("no/such/dir/fit.json"), b"x").unwrap_err();
+        assert!(e.to_string().contains("no/such/dir"), "{e}");
+    }
+}

@@ -1,0 +1,163 @@
+//! GPT-2 model hyper-parameters and the counts derived from them (DESIGN §2).
+
+use crate::error::{Error, Result};
+
+/// Shape of a GPT-2 model (Hugging Face `GPT2Config`: `n_layer`, `n_embd`, `n_head`,
+/// `n_positions` = `block_size`, `vocab_size`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelConfig {
+    /// Transformer blocks (L).
+    pub n_layer: usize,
+    /// Channels (C).
+    pub n_embd: usize,
+    /// Attention heads (NH); head size HS = C / NH.
+    pub n_head: usize,
+    /// Positions the model holds (rows of `wpe`); the longest trainable sequence.
+    pub block_size: usize,
+    /// Real vocabulary size (V); see [`ModelConfig::padded_vocab_size`].
+    pub vocab_size: usize,
+}
+
+/// Padding granularity of the vocabulary: the lm-head matmul then tiles evenly.
+const VOCAB_PAD: usize = 64;
+
+impl ModelConfig {
+    /// Checks every dimension is positive, `n_embd % n_head == 0` and that token ids fit `u32`.
+    pub fn validate(&self) -> Result<()> {
+        for (field, v) in [
+            ("n_layer", self.n_layer),
+            ("n_embd", self.n_embd),
+            ("n_head", self.n_head),
+            ("block_size", self.block_size),
+            ("vocab_size", self.vocab_size),
+        ] {
+            if v == 0 {
+                return Err(Error::ZeroDimension { field });
+            }
+        }
+        if !self.n_embd.is_multiple_of(self.n_head) {
+            return Err(Error::HeadsDontDivide {
+                n_embd: self.n_embd,
+                n_head: self.n_head,
+            });
+        }
+        // Token ids are u32 and the padded vocabulary must fit too.
+        let max = (u32::MAX as usize / VOCAB_PAD) * VOCAB_PAD;
+        if self.vocab_size > max {
+            return Err(Error::VocabTooLarge {
+                vocab_size: self.vocab_size,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Head size HS = C / NH.
+    pub fn head_size(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+
+    /// `vocab_size` rounded up to a multiple of 64 (rows of `wte` in memory). The extra rows are
+    /// zero, get zero gradient and never receive probability mass.
+    pub fn padded_vocab_size(&self) -> usize {
+        self.vocab_size.div_ceil(VOCAB_PAD) * VOCAB_PAD
+    }
+
+    /// Parameters of one transformer block: 12·C² + 13·C.
+    fn n_params_block(&self) -> u64 {
+        let c = self.n_embd as u64;
+        12 * c * c + 13 * c
+    }
+
+    /// Kaplan's N: every parameter except `wte` and `wpe` (blocks and the final LayerNorm).
+    pub fn n_params_non_embedding(&self) -> u64 {
+        self.n_layer as u64 * self.n_params_block() + 2 * self.n_embd as u64
+    }
+
+    /// All parameters with the real vocabulary; the tied `wte` is counted once.
+    pub fn n_params_total(&self) -> u64 {
+        let c = self.n_embd as u64;
+        self.n_params_non_embedding() + (self.vocab_size as u64 + self.block_size as u64) * c
+    }
+
+    /// Training FLOPs per token, forward + backward: `6·(N + V·C) + 12·L·T·C` with N from
+    /// [`ModelConfig::n_params_non_embedding`], V the real vocabulary and T = `seq_len`.
+    /// The lm-head matmul (tied `wte`) is counted, position embeddings are not, and attention
+    /// is counted without a causal discount (PaLM appendix B; the convention of
+    /// BENCH-ANCHORS.md).
+    pub fn train_flops_per_token(&self, seq_len: usize) -> f64 {
+        let n = self.n_params_non_embedding() as f64;
+        let vc = (self.vocab_size * self.n_embd) as f64;
+        let attn = 12.0 * (self.n_layer * seq_len * self.n_embd) as f64;
+        6.0 * (n + vc) + attn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg_s() -> ModelConfig {
+        ModelConfig {
+            n_layer: 4,
+            n_embd: 256,
+            n_head: 4,
+            block_size: 256,
+            vocab_size: 8192,
+        }
+    }
+
+    #[test]
+    fn config_validate_rejects_bad_shapes() {
+        assert!(cfg_s().validate().is_ok());
+        let mut c = cfg_s();
+        c.n_head = 3;
+        assert!(matches!(c.validate(), Err(Error::HeadsDontDivide { .. })));
+        let mut c = cfg_s();
+        c.n_layer = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(Error::ZeroDimension { field: "n_layer" })
+        ));
+    }
+
+    #[test]
+    fn config_padded_vocab_is_multiple_of_64() {
+        let mut c = cfg_s();
+        assert_eq!(c.padded_vocab_size(), 8192);
+        c.vocab_size = 37;
+        assert_eq!(c.padded_vocab_size(), 64);
+        c.vocab_size = 65;
+        assert_eq!(c.padded_vocab_size(), 128);
+    }
+
+    #[test]
+    fn config_flops_match_bench_anchors() {
+        // BENCH-ANCHORS.md: S is 71.0 GFLOP per step of 8 x 256 tokens, M 184.0.
+        let s = cfg_s().train_flops_per_token(256) * 2048.0 / 1e9;
+        assert!((s - 71.0).abs() < 0.05, "{s}");
+        let m = ModelConfig {
+            n_layer: 6,
+            n_embd: 384,
+            n_head: 6,
+            block_size: 256,
+            vocab_size: 8192,
+        };
+        let m = m.train_flops_per_token(256) * 2048.0 / 1e9;
+        assert!((m - 184.0).abs() < 0.05, "{m}");
+    }
+
+    #[test]
+    fn config_param_counts() {
+        // GPT-2 small (124M): 85.0M non-embedding, 124.44M total with V = 50257, T = 1024.
+        let c = ModelConfig {
+            n_layer: 12,
+            n_embd: 768,
+            n_head: 12,
+            block_size: 1024,
+            vocab_size: 50257,
+        };
+        assert_eq!(c.n_params_non_embedding(), 85_056_000);
+        assert_eq!(c.n_params_total(), 124_439_808);
+    }
+}

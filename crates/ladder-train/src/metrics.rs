@@ -1,0 +1,291 @@
+//! What a run writes while and after it trains (DESIGN §3): one [`StepRecord`] per line of
+//! `metrics.jsonl`, health [`Event`]s in `events.jsonl`, and the [`Summary`] in `summary.json`.
+//!
+//! FLOP conventions, stated once:
+//! - `StepRecord::flops`, `Summary::flops`, `mfu` and GFLOP/s use the training FLOPs per token of
+//!   `ladder_model::ModelConfig::train_flops_per_token` = `6·(N + V·C) + 12·L·T·C` (forward +
+//!   backward, lm-head matmul and attention scores included; PaLM appendix B).
+//! - `Summary::c` (`C` in the file) is Kaplan's `6·N·D` with `N` = non-embedding parameters, the
+//!   headline compute of scaling-law fits.
+//!
+//! Timing fields (`tok_per_s`, `mfu`, `elapsed_s`, `wall_time_s`) are the only ones that differ
+//! between two identical runs.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{io, Result};
+
+/// One line of `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Optimizer steps completed (1-based).
+    pub step: u64,
+    /// Training tokens consumed so far.
+    pub tokens: u64,
+    /// Cumulative training FLOPs (`tokens · train_flops_per_token`).
+    pub flops: f64,
+    /// Learning rate used by this step.
+    pub lr: f64,
+    /// Mean training cross-entropy of this step's micro-batches (nats/token).
+    pub loss: f32,
+    /// Global gradient L2 norm before clipping.
+    pub grad_norm: f32,
+    /// Training throughput of this step (tokens per second).
+    pub tok_per_s: f64,
+    /// Model FLOPs utilisation of this step (achieved FLOP/s ÷ peak).
+    pub mfu: f64,
+    /// Seconds since training started (evaluation and checkpoint time included).
+    pub elapsed_s: f64,
+    /// Validation loss (nats/token), on evaluation steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f32>,
+    /// Validation bits per byte of source text, on evaluation steps of data with byte counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_bpb: Option<f64>,
+}
+
+/// One line of `events.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Step at which it happened.
+    pub step: u64,
+    /// Kind: `"nan"`, `"spike"`, `"rollback"`, `"restart"`, `"slow_step"`.
+    pub kind: String,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Reached its stop condition.
+    Completed,
+    /// Stopped by an error other than divergence.
+    Failed,
+    /// Loss or gradient became non-finite.
+    Diverged,
+}
+
+/// Where the peak FLOP/s behind MFU came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeakSource {
+    /// A short fp32 GEMM probe on this machine with the run's thread count.
+    Measured,
+    /// Given by the user (`--peak-gflops`).
+    Declared,
+}
+
+impl PeakSource {
+    /// `"measured"` or `"declared"`, as in summary.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeakSource::Measured => "measured",
+            PeakSource::Declared => "declared",
+        }
+    }
+}
+
+/// Which stop condition ended a completed run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// `train.tokens` reached.
+    Tokens,
+    /// `train.steps` reached.
+    Steps,
+    /// `train.max_time` elapsed.
+    MaxTime,
+    /// Loss or gradient became non-finite.
+    Diverged,
+    /// Another error.
+    Error,
+}
+
+/// `summary.json`. The scaling-law fitter reads `N`, `N_total`, `D`, `C`, `final_val_loss`,
+/// `final_train_loss` and `status`; keep those names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Completed, failed or diverged.
+    pub status: Status,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// Error message of a failed or diverged run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Non-embedding parameters (Kaplan N).
+    #[serde(rename = "N")]
+    pub n: u64,
+    /// All parameters (tied embedding counted once, real vocabulary).
+    #[serde(rename = "N_total")]
+    pub n_total: u64,
+    /// Training tokens consumed.
+    #[serde(rename = "D")]
+    pub d: u64,
+    /// `6·N·D` (Kaplan convention).
+    #[serde(rename = "C")]
+    pub c: f64,
+    /// Optimizer steps completed.
+    pub steps: u64,
+    /// Training FLOPs with `train_flops_per_token` (see the module docs).
+    pub flops: f64,
+    /// `train_flops_per_token(seq_len)`.
+    pub flops_per_token: f64,
+    /// Mean loss of the last step (nats/token).
+    pub final_train_loss: Option<f32>,
+    /// Validation loss of the final evaluation (nats/token).
+    pub final_val_loss: Option<f32>,
+    /// Bits per byte of the final evaluation.
+    pub final_val_bpb: Option<f64>,
+    /// Entropy of the synthetic source, when the data has one (the best possible loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy_nats_per_token: Option<f64>,
+    /// Wall time of the training loop, evaluations and checkpoints included.
+    pub wall_time_s: f64,
+    /// Mean training throughput (tokens / time spent in training steps).
+    pub tok_per_s: f64,
+    /// Mean MFU over training steps.
+    pub mfu: f64,
+    /// The peak GFLOP/s behind `mfu`.
+    pub peak_gflops: f64,
+    /// Whether the peak was measured or declared.
+    pub peak_source: PeakSource,
+    /// Worker threads used.
+    pub threads: usize,
+}
+
+/// An append-only JSON-lines file, flushed after every line so a crash loses at most one record.
+pub struct JsonlWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl JsonlWriter {
+    /// Creates (truncates) `path`.
+    pub fn create(path: &Path) -> Result<Self> {
+        let f = File::create(path).map_err(io(path))?;
+        Ok(JsonlWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(f),
+        })
+    }
+
+    /// Appends one record as a line.
+    pub fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
+        let line = serde_json::to_string(record).map_err(|source| crate::Error::Json {
+            path: self.path.clone(),
+            source,
+        })?;
+        writeln!(self.out, "{line}")
+            .and_then(|_| self.out.flush())
+            .map_err(io(&self.path))
+    }
+
+    /// Flushes and fsyncs the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.out.flush().map_err(io(&self.path))?;
+        self.out.get_ref().sync_all().map_err(io(&self.path))
+    }
+}
+
+/// Reads every record of a `metrics.jsonl`.
+pub fn read_metrics(path: &Path) -> Result<Vec<StepRecord>> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).map_err(|source| crate::Error::Json {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Bits per byte from a loss in nats/token and the split's token and byte counts
+/// (`loss · tokens/bytes / ln 2`); `None` when the data has no byte count (synthetic sources).
+pub fn bits_per_byte(loss_nats: f64, tokens: u64, bytes: u64) -> Option<f64> {
+    (bytes > 0 && tokens > 0)
+        .then(|| loss_nats * tokens as f64 / bytes as f64 / std::f64::consts::LN_2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_uses_the_fitters_key_names() {
+        let s = Summary {
+            status: Status::Completed,
+            stop_reason: StopReason::Steps,
+            message: None,
+            n: 1,
+            n_total: 2,
+            d: 3,
+            c: 18.0,
+            steps: 1,
+            flops: 1.0,
+            flops_per_token: 1.0,
+            final_train_loss: Some(1.0),
+            final_val_loss: None,
+            final_val_bpb: None,
+            entropy_nats_per_token: None,
+            wall_time_s: 0.0,
+            tok_per_s: 0.0,
+            mfu: 0.0,
+            peak_gflops: 1.0,
+            peak_source: PeakSource::Measured,
+            threads: 1,
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        for k in [
+            "N",
+            "N_total",
+            "D",
+            "C",
+            "final_val_loss",
+            "final_train_loss",
+            "status",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["status"], "completed");
+        assert_eq!(v["peak_source"], "measured");
+    }
+
+    #[test]
+    fn bits_per_byte_is_nats_per_byte_over_ln2() {
+        // 2 tokens per 8 bytes at ln 2 nats/token = 1 bit per token = 0.25 bits per byte
+        let b = bits_per_byte(std::f64::consts::LN_2, 2, 8).unwrap();
+        assert!((b - 0.25).abs() < 1e-12);
+        assert_eq!(bits_per_byte(1.0, 10, 0), None);
+    }
+
+    #[test]
+    fn jsonl_round_trips() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.jsonl");
+        let mut w = JsonlWriter::create(&p).unwrap();
+        let r = StepRecord {
+            step: 1,
+            tokens: 256,
+            flops: 1e9,
+            lr: 3e-3,
+            loss: 4.5,
+            grad_norm: 1.25,
+            tok_per_s: 1000.0,
+            mfu: 0.1,
+            elapsed_s: 0.5,
+            val_loss: Some(4.4),
+            val_bpb: None,
+        };
+        w.write(&r).unwrap();
+        w.finish().unwrap();
+        assert_eq!(read_metrics(&p).unwrap(), vec![r]);
+    }
+}

@@ -1,0 +1,541 @@
+//! The training loop: one optimizer step is
+//! 1) `grad_accum` micro-batches of B × T tokens, each `forward_backward` adding
+//!    `(1/grad_accum) · d(mean CE)/dθ` into the zeroed gradient buffer;
+//! 2) a non-finite loss or gradient norm stops the run as *diverged*;
+//! 3) global gradient-norm clipping to `train.grad_clip` (0 = off);
+//! 4) AdamW with the scheduled learning rate (decay on 2-D weights only, in `ladder_model`);
+//! 5) a `metrics.jsonl` line, plus an evaluation every `eval.every` steps and at the end, and a
+//!    checkpoint every `checkpoint.every` steps and at the end.
+//!
+//! Training sequence `i` of micro-batch `μ` of step `s` is the sampler's sequence
+//! `(s · grad_accum + μ) · B + i`, a global counter: a resume needs only the step, and a data-parallel
+//! rank can take a slice of it. The run stops at the first of `train.tokens`, `train.steps` and
+//! `train.max_time`. With a fixed thread count the losses and checkpoint bytes are bitwise
+//! reproducible: nothing in the numerics depends on timing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ladder_data::{Meta, Split, TrainSampler};
+use ladder_model::{AdamW, ModelConfig, ParamLayout, Workspace};
+
+use crate::checkpoint::{self, CheckpointState};
+use crate::config::Config;
+use crate::error::{io, Error, Result};
+use crate::fsutil::{write_atomic, write_json_atomic};
+use crate::metrics::{
+    bits_per_byte, Event, JsonlWriter, PeakSource, Status, StepRecord, StopReason, Summary,
+};
+use crate::perf;
+use crate::schedule::LrSchedule;
+
+/// What [`train`] needs beyond the config.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// The resolved config (keys and types checked; values are validated by [`train`]).
+    pub config: Config,
+    /// The data directory; `None` = `config.data.dir`.
+    pub data: Option<PathBuf>,
+    /// The run directory to create.
+    pub out: PathBuf,
+    /// Write into an existing non-empty run directory, replacing a previous run's files.
+    pub force: bool,
+    /// Declared peak GFLOP/s for MFU; `None` = measure it.
+    pub peak_gflops: Option<f64>,
+}
+
+/// What is known once a run is set up, for progress displays.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// The run directory.
+    pub out: PathBuf,
+    /// The resolved config, as written to `config.toml`.
+    pub config: Config,
+    /// Non-embedding parameters.
+    pub n_params: u64,
+    /// All parameters.
+    pub n_params_total: u64,
+    /// Optimizer steps the run will take, when a step or token limit is set.
+    pub total_steps: Option<u64>,
+    /// The wall-time limit, when set.
+    pub max_time: Option<Duration>,
+    /// B · T · grad_accum.
+    pub tokens_per_step: u64,
+    /// Worker threads.
+    pub threads: usize,
+    /// Peak GFLOP/s behind MFU.
+    pub peak_gflops: f64,
+    /// Measured or declared.
+    pub peak_source: PeakSource,
+    /// Things the user should know (e.g. an LR schedule without a horizon).
+    pub warnings: Vec<String>,
+}
+
+/// Receives progress; every method has an empty default. The CLI draws its progress bar here.
+pub trait Observer: Send {
+    /// The run is set up and about to take its first step.
+    fn on_start(&mut self, _info: &RunInfo) {}
+    /// A step finished (its record is already in `metrics.jsonl`).
+    fn on_step(&mut self, _record: &StepRecord) {}
+    /// A checkpoint was written.
+    fn on_checkpoint(&mut self, _dir: &Path) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// The files a run writes; `--force` removes exactly these before training.
+const RUN_FILES: [&str; 5] = [
+    "config.toml",
+    "metrics.jsonl",
+    "events.jsonl",
+    "summary.json",
+    "checkpoints",
+];
+
+/// Trains a model as configured and writes the run directory (DESIGN §3). Returns the summary of
+/// a completed run; a diverged or failed run still writes `summary.json` (with its status) and
+/// returns the error.
+pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
+    let mut config = opts.config;
+    // 1. The data: fill in vocab size and the absolute data dir.
+    let data_dir = match &opts.data {
+        Some(d) => d.clone(),
+        None if !config.data.dir.is_empty() => PathBuf::from(&config.data.dir),
+        None => return Err(Error::NoDataDir),
+    };
+    if !data_dir.is_dir() {
+        return Err(Error::DataDirMissing { path: data_dir });
+    }
+    let data_dir = std::fs::canonicalize(&data_dir).map_err(io(&data_dir))?;
+    let meta = Meta::load(&data_dir)?;
+    if config.model.vocab_size != 0 && config.model.vocab_size != meta.vocab_size {
+        return Err(Error::VocabMismatch {
+            config: config.model.vocab_size,
+            data: meta.vocab_size,
+        });
+    }
+    config.model.vocab_size = meta.vocab_size;
+    config.data.dir = data_dir.to_string_lossy().into_owned();
+    config.validate()?;
+    let model_cfg = config.model_config();
+    model_cfg.validate()?;
+
+    if !opts.force && dir_has_entries(&opts.out)? {
+        return Err(Error::RunDirNotEmpty {
+            path: opts.out.clone(),
+        });
+    }
+    let threads = perf::resolve_threads(config.train.threads);
+    let pool = perf::thread_pool(threads)?;
+    pool.install(|| {
+        // 2. Everything that can fail on bad data happens before the run directory is touched.
+        let config_text = config.to_toml();
+        let mut run = Run::setup(
+            config,
+            &opts.out,
+            &data_dir,
+            meta,
+            model_cfg,
+            opts.peak_gflops,
+        )?;
+        run.info.threads = threads;
+        // 3. The run directory.
+        prepare_run_dir(&opts.out, opts.force)?;
+        write_atomic(&opts.out.join("config.toml"), config_text.as_bytes())?;
+        let result = run.train_loop(obs);
+        let summary = match &result {
+            Ok(reason) => run.summary(Status::Completed, *reason, None),
+            Err(e @ Error::Diverged { .. }) => {
+                run.summary(Status::Diverged, StopReason::Diverged, Some(e.to_string()))
+            }
+            Err(e) => run.summary(Status::Failed, StopReason::Error, Some(e.to_string())),
+        };
+        write_json_atomic(&run.out.join("summary.json"), &summary)?;
+        result.map(|_| summary)
+    })
+}
+
+/// Whether `dir` exists and holds anything.
+fn dir_has_entries(dir: &Path) -> Result<bool> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    Ok(std::fs::read_dir(dir).map_err(io(dir))?.next().is_some())
+}
+
+/// Creates `out`, or refuses a non-empty one unless `force` (then removes only [`RUN_FILES`]).
+fn prepare_run_dir(out: &Path, force: bool) -> Result<()> {
+    if dir_has_entries(out)? {
+        if !force {
+            return Err(Error::RunDirNotEmpty {
+                path: out.to_path_buf(),
+            });
+        }
+        for name in RUN_FILES {
+            let p = out.join(name);
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p).map_err(io(&p))?;
+            } else if p.exists() {
+                std::fs::remove_file(&p).map_err(io(&p))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(out).map_err(io(out))
+}
+
+/// Validation batches and how to turn a loss into bits per byte.
+pub(crate) struct ValSet {
+    pub batches: Vec<(Vec<u32>, Vec<u32>)>,
+    pub tokens: u64,
+    pub bytes: u64,
+    /// Best possible loss on these batches (synthetic data only).
+    pub entropy: Option<f64>,
+}
+
+impl ValSet {
+    /// Loads `val.bin` as `eval.tokens` worth of B × T batches.
+    pub fn load(data_dir: &Path, meta: &Meta, config: &Config) -> Result<Self> {
+        let shard = meta.open_shard(data_dir, Split::Val)?;
+        let batches = ladder_data::val_batches(
+            &shard,
+            config.train.batch_size,
+            config.train.seq_len,
+            config.eval.tokens,
+        )?;
+        let evaluated = (batches.len() * config.train.batch_size * config.train.seq_len) as u64;
+        // The synthetic source's exact loss on the very tokens evaluated, when meta.json has it.
+        let prefix = meta.synth.as_ref().and_then(|s| {
+            s.entropy_prefix
+                .iter()
+                .find(|p| p.tokens == evaluated)
+                .map(|p| p.nats_per_token)
+        });
+        Ok(ValSet {
+            batches,
+            tokens: meta.val_tokens,
+            bytes: meta.val_bytes,
+            entropy: prefix.or(meta.entropy_nats_per_token),
+        })
+    }
+
+    /// Mean validation loss (nats/token) and bits per byte. Every batch has B·T tokens, so the
+    /// mean of batch means is the token mean; summed in f64 in batch order (deterministic).
+    pub fn evaluate(&self, ws: &mut Workspace, params: &[f32]) -> Result<(f32, Option<f64>)> {
+        let mut sum = 0.0f64;
+        for (inputs, targets) in &self.batches {
+            sum += ws.forward_loss(params, inputs, targets)? as f64;
+        }
+        let loss = (sum / self.batches.len().max(1) as f64) as f32;
+        Ok((loss, bits_per_byte(loss as f64, self.tokens, self.bytes)))
+    }
+}
+
+/// The state of a run in progress.
+struct Run {
+    info: RunInfo,
+    out: PathBuf,
+    config: Config,
+    config_hash: String,
+    model_cfg: ModelConfig,
+    layout: ParamLayout,
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    adam: AdamW,
+    ws: Workspace,
+    sampler: TrainSampler,
+    val: ValSet,
+    schedule: LrSchedule,
+    inputs: Vec<u32>,
+    targets: Vec<u32>,
+    flops_per_token: f64,
+    entropy: Option<f64>,
+    // progress
+    step: u64,
+    train_time: f64,
+    wall: Instant,
+    last_loss: Option<f32>,
+    last_val: Option<(f32, Option<f64>)>,
+}
+
+impl Run {
+    fn setup(
+        config: Config,
+        out: &Path,
+        data_dir: &Path,
+        meta: Meta,
+        model_cfg: ModelConfig,
+        declared_peak: Option<f64>,
+    ) -> Result<Run> {
+        let t = &config.train;
+        let (b, seq) = (t.batch_size, t.seq_len);
+        let tokens_per_step = t.tokens_per_step();
+        // Steps from the token budget round up: a run trains on at least `train.tokens`.
+        let total_steps = match (t.stop_steps(), t.stop_tokens()) {
+            (Some(s), Some(n)) => Some(s.min(n.div_ceil(tokens_per_step))),
+            (Some(s), None) => Some(s),
+            (None, Some(n)) => Some(n.div_ceil(tokens_per_step)),
+            (None, None) => None,
+        };
+        let max_time = t.stop_time()?;
+        let mut warnings = Vec::new();
+        if total_steps.is_none() {
+            warnings.push(
+                "only train.max_time is set: the LR schedule has no horizon, so the rate stays at \
+                 train.lr after warm-up (set train.steps or train.tokens to get the decay)"
+                    .to_owned(),
+            );
+        }
+        let schedule = LrSchedule::new(t, total_steps);
+        let (peak_gflops, peak_source) = match declared_peak {
+            Some(g) => (g, PeakSource::Declared),
+            None => (perf::measured_peak_gflops(), PeakSource::Measured),
+        };
+
+        let layout = ParamLayout::new(&model_cfg);
+        let params = ladder_model::init_params(&model_cfg, t.seed);
+        let grads = vec![0.0f32; layout.len];
+        let adam = AdamW::new(&layout);
+        let ws = Workspace::new(&model_cfg, b, seq)?;
+        let shard = meta.open_shard(data_dir, Split::Train)?;
+        let sampler = TrainSampler::new(shard, seq, t.seed)?;
+        let val = ValSet::load(data_dir, &meta, &config)?;
+        let flops_per_token = model_cfg.train_flops_per_token(seq);
+        let entropy = val.entropy;
+
+        let info = RunInfo {
+            out: out.to_path_buf(),
+            config: config.clone(),
+            n_params: model_cfg.n_params_non_embedding(),
+            n_params_total: model_cfg.n_params_total(),
+            total_steps,
+            max_time,
+            tokens_per_step,
+            threads: rayon::current_num_threads(),
+            peak_gflops,
+            peak_source,
+            warnings,
+        };
+        Ok(Run {
+            info,
+            out: out.to_path_buf(),
+            config_hash: config.hash(),
+            config,
+            model_cfg,
+            layout,
+            params,
+            grads,
+            adam,
+            ws,
+            sampler,
+            val,
+            schedule,
+            inputs: vec![0; b * seq],
+            targets: vec![0; b * seq],
+            flops_per_token,
+            entropy,
+            step: 0,
+            train_time: 0.0,
+            wall: Instant::now(),
+            last_loss: None,
+            last_val: None,
+        })
+    }
+
+    fn tokens(&self) -> u64 {
+        self.step * self.info.tokens_per_step
+    }
+
+    /// Runs until a stop condition; returns which one.
+    fn train_loop(&mut self, obs: &mut dyn Observer) -> Result<StopReason> {
+        let mut metrics = JsonlWriter::create(&self.out.join("metrics.jsonl"))?;
+        let mut events = JsonlWriter::create(&self.out.join("events.jsonl"))?;
+        obs.on_start(&self.info);
+        self.wall = Instant::now();
+        let t = self.config.train.clone();
+        let (b, seq, accum) = (t.batch_size, t.seq_len, t.grad_accum);
+        let peak = self.info.peak_gflops * 1e9;
+        loop {
+            // Stop before starting a step (covers steps = 0 after a resume, and max_time).
+            if let Some(reason) = self.stop_reason() {
+                metrics.finish()?;
+                events.finish()?;
+                return Ok(reason);
+            }
+            let t0 = Instant::now();
+            // 1) micro-batches
+            self.grads.fill(0.0);
+            let mut loss_sum = 0.0f64;
+            for micro in 0..accum {
+                let first = (self.step * accum as u64 + micro as u64) * b as u64;
+                for i in 0..b {
+                    let r = i * seq..(i + 1) * seq;
+                    self.sampler.sequence(
+                        first + i as u64,
+                        &mut self.inputs[r.clone()],
+                        &mut self.targets[r],
+                    );
+                }
+                let loss = self.ws.forward_backward(
+                    &self.params,
+                    &mut self.grads,
+                    &self.inputs,
+                    &self.targets,
+                    1.0 / accum as f32,
+                )?;
+                loss_sum += loss as f64;
+            }
+            let loss = (loss_sum / accum as f64) as f32;
+            // 2) divergence
+            let step_no = self.step + 1;
+            if !loss.is_finite() {
+                return Err(self.diverged(&mut events, step_no, "loss", loss));
+            }
+            // 3) clipping
+            let grad_norm = if t.grad_clip > 0.0 {
+                ladder_model::clip_grad_norm(&mut self.grads, t.grad_clip as f32)
+            } else {
+                ladder_model::grad_norm(&self.grads)
+            };
+            if !grad_norm.is_finite() {
+                return Err(self.diverged(&mut events, step_no, "grad_norm", grad_norm));
+            }
+            // 4) update
+            let lr = self.schedule.lr_at(self.step);
+            self.adam.step(
+                &self.layout,
+                &mut self.params,
+                &self.grads,
+                lr as f32,
+                t.weight_decay as f32,
+            );
+            self.step = step_no;
+            self.last_loss = Some(loss);
+            let dt = t0.elapsed().as_secs_f64();
+            self.train_time += dt;
+
+            // 5) eval, checkpoint, record
+            let done = self.stop_reason().is_some();
+            let every = |n: u64| n > 0 && step_no.is_multiple_of(n);
+            let (eval_now, ckpt_now) = (
+                done || every(self.config.eval.every),
+                done || every(self.config.checkpoint.every),
+            );
+            let mut val = None;
+            if eval_now {
+                let v = self.val.evaluate(&mut self.ws, &self.params)?;
+                self.last_val = Some(v);
+                val = Some(v);
+            }
+            if ckpt_now {
+                let dir = self.save_checkpoint()?;
+                obs.on_checkpoint(&dir);
+            }
+            let tok_per_s = self.info.tokens_per_step as f64 / dt.max(1e-9);
+            let record = StepRecord {
+                step: self.step,
+                tokens: self.tokens(),
+                flops: self.tokens() as f64 * self.flops_per_token,
+                lr,
+                loss,
+                grad_norm,
+                tok_per_s,
+                mfu: tok_per_s * self.flops_per_token / peak,
+                elapsed_s: self.wall.elapsed().as_secs_f64(),
+                val_loss: val.map(|v| v.0),
+                val_bpb: val.and_then(|v| v.1),
+            };
+            metrics.write(&record)?;
+            obs.on_step(&record);
+        }
+    }
+
+    /// The stop condition reached after `self.step` steps, if any.
+    fn stop_reason(&self) -> Option<StopReason> {
+        let t = &self.config.train;
+        if let Some(total) = self.info.total_steps {
+            if self.step >= total {
+                // Name the limit that produced `total`.
+                return Some(match t.stop_steps() {
+                    Some(s) if s == total => StopReason::Steps,
+                    _ => StopReason::Tokens,
+                });
+            }
+        }
+        match self.info.max_time {
+            Some(limit) if self.wall.elapsed() >= limit => Some(StopReason::MaxTime),
+            _ => None,
+        }
+    }
+
+    fn diverged(
+        &self,
+        events: &mut JsonlWriter,
+        step: u64,
+        what: &'static str,
+        value: f32,
+    ) -> Error {
+        let err = Error::Diverged { step, what, value };
+        let event = Event {
+            step,
+            kind: "nan".into(),
+            detail: err.to_string(),
+        };
+        // The divergence is the error to report; a failure to log it must not hide it.
+        let _ = events.write(&event);
+        err
+    }
+
+    fn save_checkpoint(&self) -> Result<PathBuf> {
+        let t = &self.config.train;
+        let state = CheckpointState {
+            format: checkpoint::STATE_FORMAT.into(),
+            version: checkpoint::STATE_VERSION,
+            step: self.step,
+            tokens: self.tokens(),
+            next_sequence: self.step * (t.grad_accum * t.batch_size) as u64,
+            seed: t.seed,
+            adam_t: self.adam.t,
+            config_sha256: self.config_hash.clone(),
+            files: Default::default(),
+        };
+        checkpoint::save(
+            &self.out,
+            &self.layout,
+            &self.params,
+            &self.adam,
+            state,
+            self.config.checkpoint.keep,
+        )
+    }
+
+    fn summary(&self, status: Status, stop_reason: StopReason, message: Option<String>) -> Summary {
+        let n = self.model_cfg.n_params_non_embedding();
+        let d = self.tokens();
+        let flops = d as f64 * self.flops_per_token;
+        let train_time = self.train_time.max(1e-9);
+        Summary {
+            status,
+            stop_reason,
+            message,
+            n,
+            n_total: self.model_cfg.n_params_total(),
+            d,
+            c: 6.0 * n as f64 * d as f64,
+            steps: self.step,
+            flops,
+            flops_per_token: self.flops_per_token,
+            final_train_loss: self.last_loss,
+            final_val_loss: self.last_val.map(|v| v.0),
+            final_val_bpb: self.last_val.and_then(|v| v.1),
+            entropy_nats_per_token: self.entropy,
+            wall_time_s: self.wall.elapsed().as_secs_f64(),
+            tok_per_s: d as f64 / train_time,
+            mfu: flops / train_time / (self.info.peak_gflops * 1e9),
+            peak_gflops: self.info.peak_gflops,
+            peak_source: self.info.peak_source,
+            threads: self.info.threads,
+        }
+    }
+}
