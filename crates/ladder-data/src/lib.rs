@@ -27,6 +27,7 @@
 
 mod error;
 mod fsutil;
+mod input;
 mod meta;
 mod prepare;
 mod pretok;

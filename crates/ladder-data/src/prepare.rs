@@ -24,6 +24,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{check_out, sha256_bytes, sha256_file, StagingDir};
+use crate::input::{collect_files, read_documents};
 use crate::meta::{created_by, Meta, Split, TextMeta, META_VERSION};
 use crate::pretok;
 use crate::progress::{Progress, Unit};
@@ -173,108 +174,6 @@ pub fn prepare(
 fn describe(inputs: &[PathBuf], files: &[PathBuf]) -> String {
     let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     format!("text: {} ({} files)", shown.join(", "), files.len())
-}
-
-/// Input files in a deterministic order. `out` (and anything under it) is skipped when it lies
-/// inside an input directory.
-pub fn collect_files(inputs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        let meta = std::fs::metadata(input).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::MissingInput {
-                    path: input.clone(),
-                }
-            } else {
-                Error::io(input, e)
-            }
-        })?;
-        if meta.is_dir() {
-            walk(input, out, &mut files)?;
-        } else {
-            files.push(input.clone());
-        }
-    }
-    Ok(files)
-}
-
-fn walk(dir: &Path, out: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
-    if same(dir, out) {
-        return Ok(());
-    }
-    let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| Error::io(dir, e))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        if e.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let ft = e.file_type().map_err(|err| Error::io(&path, err))?;
-        if ft.is_dir() {
-            walk(&path, out, files)?;
-        } else if ft.is_symlink() {
-            // Follow links to files; skip links to directories (they can form cycles).
-            match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => files.push(path),
-                Ok(_) => {}
-                Err(err) => return Err(Error::io(&path, err)),
-            }
-        } else if ft.is_file() {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Checks one file and appends its documents to `docs`.
-pub fn read_documents(path: &Path, bytes: Vec<u8>, docs: &mut Vec<String>) -> Result<()> {
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
-        return Err(Error::BinaryFile {
-            path: path.to_path_buf(),
-            offset: offset as u64,
-        });
-    }
-    let text = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
-        path: path.to_path_buf(),
-        offset: e.utf8_error().valid_up_to() as u64,
-    })?;
-    let is_jsonl = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
-    if is_jsonl {
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let line_no = i as u64 + 1;
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| Error::JsonlBadLine {
-                    path: path.to_path_buf(),
-                    line: line_no,
-                    reason: e.to_string(),
-                })?;
-            let t = v
-                .get("text")
-                .and_then(|t| t.as_str())
-                .ok_or(Error::JsonlMissingText {
-                    path: path.to_path_buf(),
-                    line: line_no,
-                })?;
-            docs.extend(t.split(EOT).map(str::to_string));
-        }
-    } else if text.contains(EOT) {
-        docs.extend(text.split(EOT).map(str::to_string));
-    } else {
-        docs.push(text);
-    }
-    Ok(())
 }
 
 /// Cuts the last `val_fraction` of the bytes off as the validation split (moved back to a line
@@ -504,36 +403,5 @@ mod tests {
             Err(Error::EncoderMismatch { .. })
         ));
         Ok(())
-    }
-
-    #[test]
-    fn read_documents_rejects_binary_bad_utf8_and_bad_jsonl() {
-        let mut docs = Vec::new();
-        let p = Path::new("f.txt");
-        assert!(matches!(
-            read_documents(p, b"ab\0c".to_vec(), &mut docs),
-            Err(Error::BinaryFile { offset: 2, .. })
-        ));
-        assert!(matches!(
-            read_documents(p, b"abc\xffd".to_vec(), &mut docs),
-            Err(Error::NotUtf8 { offset: 3, .. })
-        ));
-        let j = Path::new("f.jsonl");
-        assert!(matches!(
-            read_documents(j, b"{\"text\": \"a\"}\n{\"txt\": 1}\n".to_vec(), &mut docs),
-            Err(Error::JsonlMissingText { line: 2, .. })
-        ));
-        assert!(matches!(
-            read_documents(j, b"{\"text\": \"a\"}\n\nnope\n".to_vec(), &mut docs),
-            Err(Error::JsonlBadLine { line: 3, .. })
-        ));
-        docs.clear();
-        read_documents(
-            j,
-            b"{\"text\": \"a<|endoftext|>b\"}\n\n{\"text\": \"c\"}".to_vec(),
-            &mut docs,
-        )
-        .expect("valid jsonl");
-        assert_eq!(docs, vec!["a", "b", "c"]);
     }
 }

@@ -107,11 +107,24 @@ pub fn fit_table(f: &FitFile) -> String {
         Some(d) => format!("{} (delta {d})", f.fit.objective),
         None => f.fit.objective.clone(),
     };
-    let _ = writeln!(
-        o,
-        "fit        {obj}, best objective {:.6e}; {} of {} starts converged; best start: {}",
-        f.fit.best, f.fit.converged, f.fit.starts, f.fit.stop
-    );
+    if matches!(f.law.as_str(), "isoflop" | "envelope") {
+        let what = if f.law == "isoflop" {
+            "parabola SSE"
+        } else {
+            "power-law SSE (ln N_opt)"
+        };
+        let _ = writeln!(
+            o,
+            "fit        least squares; {}; {what} {:.6e}",
+            f.fit.stop, f.fit.best
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "fit        {obj}, best objective {:.6e}; {} of {} starts converged; best start: {}",
+            f.fit.best, f.fit.converged, f.fit.starts, f.fit.stop
+        );
+    }
     if f.fit.bootstrap > 0 {
         let _ = writeln!(
             o,

@@ -118,7 +118,9 @@ fn main() {
         tgt.extend_from_slice(&row[1..]);
     }
     let mut times = Vec::new();
+    let mut cpu_times = Vec::new();
     for step in 0..a.steps {
+        let c0 = cpu_ns();
         let t0 = Instant::now();
         grads.fill(0.0);
         let loss = ws
@@ -127,15 +129,19 @@ fn main() {
         clip_grad_norm(&mut grads, 1.0);
         opt.step(&layout, &mut params, &grads, 3e-4, 0.1);
         let dt = t0.elapsed().as_secs_f64();
+        cpu_times.push((cpu_ns() - c0) as f64 / 1e9);
         eprintln!("step {step}: loss {loss:.4} {:.1} ms", dt * 1e3);
         times.push(dt);
     }
     let timed = times[a.warmup..].to_vec();
+    // CPU seconds of all threads per step: on a busy shared machine, cpu/threads is a lower
+    // bound of the wall time the step would take on idle cores.
+    let cpu_med = median(cpu_times[a.warmup..].to_vec());
     let med = median(timed.clone());
     let tok = (a.batch * a.seq) as f64;
     let fpt = cfg.train_flops_per_token(a.seq);
     println!(
-        "RESULT {{\"impl\": \"ladder\", \"cfg\": \"{}\", \"threads\": {}, \"median_ms\": {:.1}, \"min_ms\": {:.1}, \"max_ms\": {:.1}, \"tok_per_s\": {:.0}, \"gflops\": {:.1}, \"flops_per_tok\": {}, \"steps_timed\": {}}}",
+        "RESULT {{\"impl\": \"ladder\", \"cfg\": \"{}\", \"threads\": {}, \"median_ms\": {:.1}, \"min_ms\": {:.1}, \"max_ms\": {:.1}, \"tok_per_s\": {:.0}, \"gflops\": {:.1}, \"flops_per_tok\": {}, \"steps_timed\": {}, \"cpu_ms_per_step\": {:.1}}}",
         a.cfg,
         a.threads,
         med * 1e3,
@@ -144,7 +150,8 @@ fn main() {
         tok / med,
         fpt * tok / med / 1e9,
         fpt,
-        timed.len()
+        timed.len(),
+        cpu_med * 1e3
     );
     if a.kernels {
         kernel_times(

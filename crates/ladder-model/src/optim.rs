@@ -73,25 +73,43 @@ impl AdamW {
             bc2_sqrt: bc2.sqrt() as f32,
             decay: 1.0,
         };
-        // Memory extent of each tensor: up to the next tensor's offset (covers wte's padding).
-        for (i, spec) in layout.tensors.iter().enumerate() {
-            let end = layout.tensors.get(i + 1).map_or(n, |s| s.offset);
-            let r = spec.offset..end;
-            let h = Hyper {
-                decay: if spec.decay {
-                    1.0 - lr * weight_decay
-                } else {
-                    1.0
-                },
-                ..h
-            };
-            params[r.clone()]
-                .par_chunks_mut(CHUNK)
-                .zip(grads[r.clone()].par_chunks(CHUNK))
-                .zip(self.m[r.clone()].par_chunks_mut(CHUNK))
-                .zip(self.v[r].par_chunks_mut(CHUNK))
-                .for_each(|(((p, g), m), v)| adamw_chunk(p, g, m, v, h));
-        }
+        let decay = 1.0 - lr * weight_decay;
+        let tensors = &layout.tensors;
+        // One parallel pass over fixed chunks of the flat buffers; a chunk that straddles tensor
+        // boundaries is cut at them so each piece gets its tensor's decay. A tensor's memory
+        // extent runs to the next tensor's offset (so wte's padded rows are included).
+        params
+            .par_chunks_mut(CHUNK)
+            .zip(grads.par_chunks(CHUNK))
+            .zip(self.m.par_chunks_mut(CHUNK))
+            .zip(self.v.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(ci, (((p, g), m), v))| {
+                let start = ci * CHUNK;
+                let end = start + p.len();
+                // tensors[0].offset == 0, so the tensor holding `start` exists.
+                let mut ti = tensors
+                    .partition_point(|t| t.offset <= start)
+                    .saturating_sub(1);
+                let mut pos = start;
+                while pos < end {
+                    let tend = tensors.get(ti + 1).map_or(n, |t| t.offset).min(end);
+                    let h = Hyper {
+                        decay: if tensors[ti].decay { decay } else { 1.0 },
+                        ..h
+                    };
+                    let r = pos - start..tend - start;
+                    adamw_chunk(
+                        &mut p[r.clone()],
+                        &g[r.clone()],
+                        &mut m[r.clone()],
+                        &mut v[r],
+                        h,
+                    );
+                    pos = tend;
+                    ti += 1;
+                }
+            });
     }
 }
 

@@ -164,25 +164,31 @@ impl Workspace {
                 got: grads.len(),
             });
         }
-        self.forward(params, inputs);
-        let n = self.b * self.t;
-        crossentropy::forward_backward(
-            &mut self.dlogits,
-            &mut self.losses,
-            &self.logits,
-            targets,
-            self.cfg.vocab_size,
-            loss_scale / n as f32,
-        );
-        self.backward(params, grads, inputs);
+        // One job on the pool for the whole pass: the kernels' parallel loops then run on worker
+        // threads that are already awake instead of each being injected from outside the pool.
+        rayon::scope(|_| {
+            self.forward(params, inputs);
+            let n = self.b * self.t;
+            crossentropy::forward_backward(
+                &mut self.dlogits,
+                &mut self.losses,
+                &self.logits,
+                targets,
+                self.cfg.vocab_size,
+                loss_scale / n as f32,
+            );
+            self.backward(params, grads, inputs);
+        });
         Ok(self.mean_loss())
     }
 
     /// Forward only; returns the mean cross-entropy (nats/token). Used by eval.
     pub fn forward_loss(&mut self, params: &[f32], inputs: &[u32], targets: &[u32]) -> Result<f32> {
         self.check(params, inputs, targets)?;
-        self.forward(params, inputs);
-        crossentropy::forward(&mut self.losses, &self.logits, targets, self.cfg.vocab_size);
+        rayon::scope(|_| {
+            self.forward(params, inputs);
+            crossentropy::forward(&mut self.losses, &self.logits, targets, self.cfg.vocab_size);
+        });
         Ok(self.mean_loss())
     }
 

@@ -99,6 +99,7 @@ const RUN_FILES: [&str; 5] = [
 /// returns the error.
 pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
     let mut config = opts.config;
+    config.validate()?;
     // 1. The data: fill in vocab size and the absolute data dir.
     let data_dir = match &opts.data {
         Some(d) => d.clone(),
@@ -118,7 +119,6 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
     }
     config.model.vocab_size = meta.vocab_size;
     config.data.dir = data_dir.to_string_lossy().into_owned();
-    config.validate()?;
     let model_cfg = config.model_config();
     model_cfg.validate()?;
 

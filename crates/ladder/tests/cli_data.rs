@@ -55,7 +55,7 @@ fn corpus(n: usize, salt: u64) -> String {
                 out.push(' ');
             }
             let r = (x >> 33) as usize;
-            if r % 4 == 0 {
+            if r.is_multiple_of(4) {
                 // Numbers give BPE plenty of distinct pairs to merge.
                 out.push_str(&(r % 997).to_string());
             } else {

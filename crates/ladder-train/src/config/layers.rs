@@ -85,13 +85,18 @@ fn slot<'a>(
     })
 }
 
-/// Checks `new` against the type of the default `old`; integers are accepted for floats.
+/// Checks `new` against the type of the default `old`; integers are accepted for floats, and
+/// floats with no fractional part for integers.
 fn coerce(old: &toml::Value, new: toml::Value, key: &str, origin: &str) -> Result<toml::Value> {
     use toml::Value as V;
     match (old, new) {
         (V::Integer(_), v @ V::Integer(_)) => Ok(v),
         (V::Float(_), v @ V::Float(_)) => Ok(v),
         (V::Float(_), V::Integer(i)) => Ok(V::Float(i as f64)),
+        // Token counts read best in scientific notation: 2e7 is the integer 20000000.
+        (V::Integer(_), V::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            Ok(V::Integer(f as i64))
+        }
         (V::String(_), v @ V::String(_)) => Ok(v),
         (V::Boolean(_), v @ V::Boolean(_)) => Ok(v),
         (old, new) => Err(Error::WrongType {
@@ -152,6 +157,8 @@ mod tests {
 
         let e = Config::resolve(None, None, &sets(&["train.lr=fast"])).unwrap_err();
         assert!(e.to_string().contains("`train.lr` expects a number"), "{e}");
+        let c = Config::resolve(None, None, &sets(&["train.tokens=2e7"])).unwrap();
+        assert_eq!(c.train.tokens, 20_000_000);
         let e = Config::resolve(None, None, &sets(&["model.n_layer=2.5"])).unwrap_err();
         assert!(e.to_string().contains("expects an integer"), "{e}");
         let e = Config::resolve(None, None, &sets(&["train.lrr=1"])).unwrap_err();

@@ -21,7 +21,7 @@ A run needs a stop condition: train.tokens, train.steps or train.max_time (the f
 
 Examples:
   ladder train --data data/synth --out runs/t1 --preset tiny --set train.steps=200
-  ladder train --data data/kjv --out runs/s1 --preset S --set train.tokens=20e6 --set train.schedule=wsd
+  ladder train --data data/kjv --out runs/s1 --preset S --set train.tokens=2e7 --set train.schedule=wsd
   ladder train --config runs/s1/config.toml --out runs/s1-again      # reproduce a run")]
 pub struct TrainArgs {
     /// Data directory written by `ladder data prepare` or `ladder data synth` (default: the
