@@ -70,10 +70,13 @@ rows = [
      str([round(x, 4) for x in ref["bootstrap"]["ci95"]["alpha"]]) if "bootstrap" in ref else "-"),
 ]
 with open(f"{out}/summary.md", "w") as f:
-    for r in rows:
+    for i, r in enumerate(rows):
         f.write("| " + " | ".join(r) + " |\n")
+        if i == 0:
+            f.write("|" + "---|" * len(r) + "\n")
     f.write(f"\nspeed-up {sw / lw:.1f}x; ladder objective - scipy objective = {lo - so:.3e} "
             f"({'OK' if lo <= so + 1e-9 else 'FAIL'}: must be <= 1e-9)\n")
     f.write(f"scipy grid {ref['grid_seconds']:.1f} s, bootstrap {ref.get('bootstrap', {}).get('seconds', 0):.1f} s\n")
 print(open(f"{out}/summary.md").read())
 PY
+rm -f "$out/fit.json"   # 150 KB of bootstrap samples; the summary keeps what matters

@@ -14,8 +14,11 @@ use crate::solver::{Minimum, Objective, StopReason};
 /// per point and cached, since the line search asks for both at the same parameters.
 struct Adapter<'a, const K: usize, O> {
     obj: &'a O,
-    cache: RefCell<Option<([f64; K], f64, [f64; K])>>,
+    cache: RefCell<Option<Cached<K>>>,
 }
+
+/// (parameters, value, gradient) of the last evaluation.
+type Cached<const K: usize> = ([f64; K], f64, [f64; K]);
 
 impl<const K: usize, O: Objective<K>> Adapter<'_, K, O> {
     fn eval(&self, p: &[f64]) -> (f64, [f64; K]) {

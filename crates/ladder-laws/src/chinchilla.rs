@@ -254,11 +254,19 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
         .map(|b| {
             let counts = resample_counts(pts.len(), &mut replicate_rng(opts.seed, b));
             let sub = pts.weighted(&counts);
-            let r = minimize(&ChinchillaObjective::new(&sub, opts.delta), theta, &opts.lbfgs);
+            let r = minimize(
+                &ChinchillaObjective::new(&sub, opts.delta),
+                theta,
+                &opts.lbfgs,
+            );
             (r.stop.converged() && r.value.is_finite()).then(|| natural(&r.params))
         })
         .collect();
-    let samples: Vec<Vec<f64>> = replicates.into_iter().flatten().map(|s| s.to_vec()).collect();
+    let samples: Vec<Vec<f64>> = replicates
+        .into_iter()
+        .flatten()
+        .map(|s| s.to_vec())
+        .collect();
 
     let mut f = FitFile {
         law: LAW.to_string(),
@@ -291,7 +299,12 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
         version: FIT_FILE_VERSION,
     };
     for (j, name) in PARAMS.iter().enumerate() {
-        put_spread(&mut f.ci95, &mut f.stderr, name, &column(&f.samples.values, j));
+        put_spread(
+            &mut f.ci95,
+            &mut f.stderr,
+            name,
+            &column(&f.samples.values, j),
+        );
     }
     f.derived = derived(&p, &f.samples.values, &opts.budgets);
     Ok(f)
@@ -303,11 +316,28 @@ pub fn derived(p: &[f64], samples: &[Vec<f64>], budgets: &[f64]) -> Derived {
     let (a, b) = allocation::exponents(p[3], p[4]);
     d.a = Some(a);
     d.b = Some(b);
-    d.values.push("G", allocation::g_factor(p[1], p[2], p[3], p[4]));
-    let ex: Vec<(f64, f64)> = samples.iter().map(|s| allocation::exponents(s[3], s[4])).collect();
-    put_spread(&mut d.ci95, &mut d.stderr, "a", &ex.iter().map(|e| e.0).collect::<Vec<_>>());
-    put_spread(&mut d.ci95, &mut d.stderr, "b", &ex.iter().map(|e| e.1).collect::<Vec<_>>());
-    let g: Vec<f64> = samples.iter().map(|s| allocation::g_factor(s[1], s[2], s[3], s[4])).collect();
+    d.values
+        .push("G", allocation::g_factor(p[1], p[2], p[3], p[4]));
+    let ex: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|s| allocation::exponents(s[3], s[4]))
+        .collect();
+    put_spread(
+        &mut d.ci95,
+        &mut d.stderr,
+        "a",
+        &ex.iter().map(|e| e.0).collect::<Vec<_>>(),
+    );
+    put_spread(
+        &mut d.ci95,
+        &mut d.stderr,
+        "b",
+        &ex.iter().map(|e| e.1).collect::<Vec<_>>(),
+    );
+    let g: Vec<f64> = samples
+        .iter()
+        .map(|s| allocation::g_factor(s[1], s[2], s[3], s[4]))
+        .collect();
     put_spread(&mut d.ci95, &mut d.stderr, "G", &g);
     for &c in budgets {
         d.budgets.push(budget(p, samples, c));
@@ -325,7 +355,10 @@ pub fn budget(p: &[f64], samples: &[Vec<f64>], c: f64) -> Budget {
     let reps: Vec<[f64; 4]> = samples.iter().map(|s| quantities(s)).collect();
     let mut ci95 = Named::new();
     let mut stderr = Named::new();
-    for (j, name) in ["N_opt", "D_opt", "tokens_per_param", "loss"].iter().enumerate() {
+    for (j, name) in ["N_opt", "D_opt", "tokens_per_param", "loss"]
+        .iter()
+        .enumerate()
+    {
         let v: Vec<f64> = reps.iter().map(|r| r[j]).collect();
         put_spread(&mut ci95, &mut stderr, name, &v);
     }

@@ -40,6 +40,8 @@ impl CsvTable {
     /// As [`CsvTable::read`], from bytes already in memory (`path` is only used in messages).
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
         let sha256 = hex::encode(Sha256::digest(bytes));
+        // Spreadsheet exports often start with a UTF-8 byte-order mark; it is not part of `N`.
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .trim(csv::Trim::All)
@@ -199,14 +201,13 @@ impl CsvTable {
                 column: self.header[j].clone(),
                 value: cell.to_string(),
             };
-            let t = if cell.contains('-') && !cell.starts_with('-') {
-                any_date = true;
-                crate::dates::parse_date(cell).ok_or_else(bad)?
-            } else {
-                cell.parse::<f64>()
-                    .ok()
-                    .filter(|t| t.is_finite())
-                    .ok_or_else(bad)?
+            let t = match cell.parse::<f64>() {
+                Ok(t) if t.is_finite() => t,
+                Ok(_) => return Err(bad()),
+                Err(_) => {
+                    any_date = true;
+                    crate::dates::parse_date(cell).ok_or_else(bad)?
+                }
             };
             out.push(t);
         }
@@ -375,7 +376,10 @@ impl Curves {
         let t = CsvTable::read(path)?;
         let j_n = t.require("N", "; a curves CSV has N, D (tokens so far), loss per row")?;
         let j_d = t.require("D", "; a curves CSV has N, D (tokens so far), loss per row")?;
-        let j_l = t.require("loss", "; a curves CSV has N, D (tokens so far), loss per row")?;
+        let j_l = t.require(
+            "loss",
+            "; a curves CSV has N, D (tokens so far), loss per row",
+        )?;
         let (n, d, l) = (t.positive(j_n)?, t.positive(j_d)?, t.positive(j_l)?);
         let names: Vec<String> = match t.find("run") {
             Some(j) => t.strings(j),
@@ -450,26 +454,53 @@ mod tests {
         let e = table("N,D,loss\n").unwrap_err().to_string();
         assert!(e.contains("no data rows"), "{e}");
         let e = table("N,D,N\n1,2,3\n").unwrap_err().to_string();
-        assert!(e.contains("`N` appears twice") && e.contains("columns 1 and 3"), "{e}");
+        assert!(
+            e.contains("`N` appears twice") && e.contains("columns 1 and 3"),
+            "{e}"
+        );
         let t = table("N,D,loss\n1e8,2e9,3.1\n1e8,abc,3\n").unwrap();
-        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("`D`") && e.contains("`abc` is not a number"), "{e}");
+        let e = RunPoints::from_table(&t, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("`D`") && e.contains("`abc` is not a number"),
+            "{e}"
+        );
         let t = table("N,D,loss\n1e8,2e9,-3.1\n").unwrap();
-        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
-        assert!(e.contains("line 2") && e.contains("`loss`") && e.contains("> 0"), "{e}");
+        let e = RunPoints::from_table(&t, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("`loss`") && e.contains("> 0"),
+            "{e}"
+        );
         let t = table("N,D,loss\n1e8,inf,3.1\n").unwrap();
-        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        let e = RunPoints::from_table(&t, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("inf must be finite"), "{e}");
         let t = table("n,D,loss\n1e8,2e9,3.1\n").unwrap();
-        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
-        assert!(e.contains("no column `N`") && e.contains("did you mean `n`"), "{e}");
+        let e = RunPoints::from_table(&t, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no column `N`") && e.contains("did you mean `n`"),
+            "{e}"
+        );
         let t = table("N,loss\n1e8,3.1\n").unwrap();
-        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        let e = RunPoints::from_table(&t, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no column `D`") && e.contains("or C"), "{e}");
         let e = table("N,D,loss\n1,2\n").unwrap_err().to_string();
-        assert!(e.contains("line 2") && e.contains("2 cells where the header has 3"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("2 cells where the header has 3"),
+            "{e}"
+        );
         let t = table("N,D,loss\n1e8,,3\n").unwrap();
-        let e = RunPoints::from_table(&t, Path::new("t.csv")).unwrap_err().to_string();
+        let e = RunPoints::from_table(&t, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(empty)"), "{e}");
     }
 
@@ -479,6 +510,9 @@ mod tests {
         let (v, any) = t.times(0).unwrap();
         assert!(any);
         assert_eq!(v, vec![2020.0, 2021.5]);
+        let t = table("\u{feff}t,y\n2.02e3,1\n").unwrap();
+        assert_eq!(t.header()[0], "t");
+        assert_eq!(t.times(0).unwrap(), (vec![2020.0], false));
         let t = table("date,y\n2020-13-01,1\n").unwrap();
         let e = t.times(0).unwrap_err().to_string();
         assert!(e.contains("`2020-13-01` is neither a date"), "{e}");

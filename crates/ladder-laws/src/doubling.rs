@@ -50,7 +50,12 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
     };
     let m = minimize(&obj, start, &opts.lbfgs);
     if !m.stop.converged() {
-        return Err(not_converged(LAW, 1, &PARAMS, Some((m.value, nat(&m.params)))));
+        return Err(not_converged(
+            LAW,
+            1,
+            &PARAMS,
+            Some((m.value, nat(&m.params))),
+        ));
     }
     // Replicates keep (y0, t0, r): r, not T, is the smooth quantity; T = ln 2/r is taken after.
     let reps = pairs_bootstrap(pts.len(), opts, |counts| {
@@ -60,7 +65,9 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
             delta: opts.delta,
         };
         let r = minimize(&o, m.params, &opts.lbfgs);
-        r.stop.converged().then(|| vec![r.params[0].exp(), t0, r.params[1]])
+        r.stop
+            .converged()
+            .then(|| vec![r.params[0].exp(), t0, r.params[1]])
     });
     let est = nat(&m.params);
     let resid: Vec<f64> = (0..points.x.len())
@@ -75,7 +82,13 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
         .collect();
     let mut f = FitFile {
         law: LAW.to_string(),
-        params: Named(PARAMS.iter().map(|s| s.to_string()).zip(est.clone()).collect()),
+        params: Named(
+            PARAMS
+                .iter()
+                .map(|s| s.to_string())
+                .zip(est.clone())
+                .collect(),
+        ),
         ci95: Named::new(),
         stderr: Named::new(),
         derived: Derived::default(),
@@ -119,7 +132,12 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
     }
     f.derived.values.push("growth_per_unit", m.params[1].exp());
     let growth: Vec<f64> = rates.iter().map(|r| r.exp()).collect();
-    put_spread(&mut f.derived.ci95, &mut f.derived.stderr, "growth_per_unit", &growth);
+    put_spread(
+        &mut f.derived.ci95,
+        &mut f.derived.stderr,
+        "growth_per_unit",
+        &growth,
+    );
     Ok(f)
 }
 
@@ -163,9 +181,15 @@ mod tests {
         let (_, s) = ols_line(&t, &ly, None).unwrap();
         let t_ols = std::f64::consts::LN_2 / s;
         // The slope's sd is 0.3/sqrt(Σ(t−t̄)²) ≈ 0.3/11.6 = 0.026 on r ≈ 1.2, ~2 % of T; allow 4 sd.
-        assert!((td - t_true).abs() < 0.08 * t_true, "T = {td}, truth {t_true}");
+        assert!(
+            (td - t_true).abs() < 0.08 * t_true,
+            "T = {td}, truth {t_true}"
+        );
         // Huber (near-L1 at δ = 1e-3) and OLS estimate the same slope with similar efficiency.
-        assert!((td - t_ols).abs() < 0.05 * t_ols, "huber {td} vs ols {t_ols}");
+        assert!(
+            (td - t_ols).abs() < 0.05 * t_ols,
+            "huber {td} vs ols {t_ols}"
+        );
         let ci = f.ci95.get("doubling_time").unwrap().0;
         assert!(ci[0] < td && td < ci[1], "{ci:?}");
         assert!(ci[0] < t_true && t_true < ci[1], "truth outside {ci:?}");
@@ -179,7 +203,11 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let t: Vec<f64> = (0..20).map(|i| 2020.0 + i as f64 * 0.1).collect();
         let y: Vec<f64> = t.iter().map(|_| (0.5 * normal(&mut rng)).exp()).collect();
-        let f = fit(&xy(t, y), &FitOptions::default().with_bootstrap(300).unwrap()).unwrap();
+        let f = fit(
+            &xy(t, y),
+            &FitOptions::default().with_bootstrap(300).unwrap(),
+        )
+        .unwrap();
         let ci = f.ci95.get("doubling_time").unwrap().0;
         assert!(ci[1].is_infinite(), "{ci:?}");
         let json = f.to_json();

@@ -215,7 +215,10 @@ mod tests {
                 let tokens: Vec<f64> = (0..60)
                     .map(|i| n * tpp_max * 10f64.powf(-3.0 + 3.0 * i as f64 / 59.0))
                     .collect();
-                let loss = tokens.iter().map(|&d| crate::chinchilla::predict(p, n, d)).collect();
+                let loss = tokens
+                    .iter()
+                    .map(|&d| crate::chinchilla::predict(p, n, d))
+                    .collect();
                 Curve {
                     name: format!("N={n:e}"),
                     n,

@@ -318,7 +318,10 @@ impl FitFile {
             path: path.to_path_buf(),
             message: format!("not a valid fit.json: {e}"),
         })?;
-        if f.samples.values.iter().any(|r| r.len() != f.samples.params.len())
+        if f.samples
+            .values
+            .iter()
+            .any(|r| r.len() != f.samples.params.len())
             || f.samples.params.iter().any(|k| f.params.get(k).is_none())
             || f.samples.params.len() != f.params.0.len()
         {
@@ -368,10 +371,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path.file_name().map_or_else(
-        || "fit.json".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "fit.json".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;

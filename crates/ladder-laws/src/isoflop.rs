@@ -29,6 +29,10 @@ use rand::Rng;
 /// Parameter names in fit.json order: N_opt = N0·C^a, D_opt = D0·C^b.
 pub const PARAMS: [&str; 4] = ["a", "N0", "b", "D0"];
 
+/// One bootstrap replicate: the power-law parameters (when ≥ 2 vertices were usable) and each
+/// budget's vertex `(N_opt, loss)` (when its parabola opened upwards).
+type Replicate = (Option<[f64; 4]>, Vec<Option<(f64, f64)>>);
+
 /// Budgets closer than this in ln C are one budget.
 const SAME_BUDGET_LN: f64 = 0.01;
 
@@ -44,7 +48,7 @@ struct Group {
 
 /// Vertex of a parabola: (x*, loss at x*), or `None` when it opens downwards.
 fn vertex(c: &[f64; 3]) -> Option<(f64, f64)> {
-    if !(c[2] > 0.0) {
+    if c[2].is_nan() || c[2] <= 0.0 {
         return None;
     }
     let x = -c[1] / (2.0 * c[2]);
@@ -180,7 +184,10 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
             },
         });
     }
-    let verts: Vec<(f64, f64)> = usable.iter().map(|&k| (budgets[k].C, budgets[k].N_opt)).collect();
+    let verts: Vec<(f64, f64)> = usable
+        .iter()
+        .map(|&k| (budgets[k].C, budgets[k].N_opt))
+        .collect();
     let est = power_laws(&verts).ok_or_else(|| Error::TooFewBudgets {
         law: LAW,
         usable: usable.len(),
@@ -189,7 +196,7 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
     })?;
 
     // 2) Residual bootstrap within budgets.
-    let reps: Vec<(Option<[f64; 4]>, Vec<Option<(f64, f64)>>)> = (0..opts.bootstrap as u64)
+    let reps: Vec<Replicate> = (0..opts.bootstrap as u64)
         .into_par_iter()
         .map(|b| {
             let mut rng = replicate_rng(opts.seed, b);
@@ -204,7 +211,9 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
                 let n = g.x.len();
                 let scale = (n as f64 / (n as f64 - 3.0).max(1.0)).sqrt();
                 let res: Vec<f64> = (0..n).map(|i| (g.loss[i] - fitted[i]) * scale).collect();
-                let y: Vec<f64> = (0..n).map(|i| fitted[i] + res[rng.random_range(0..n)]).collect();
+                let y: Vec<f64> = (0..n)
+                    .map(|i| fitted[i] + res[rng.random_range(0..n)])
+                    .collect();
                 let v = ols_parabola(&g.x, &y).and_then(|cb| vertex(&cb));
                 if let Some((x, _)) = v {
                     if usable.contains(&k) && in_range(x, &g.x) {
@@ -230,7 +239,12 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
         put_spread(&mut b.ci95, &mut b.stderr, "D_opt", &d);
         let t: Vec<f64> = n.iter().map(|n| b.C / (6.0 * n * n)).collect();
         put_spread(&mut b.ci95, &mut b.stderr, "tokens_per_param", &t);
-        put_spread(&mut b.ci95, &mut b.stderr, "loss", &v.iter().map(|v| v.1).collect::<Vec<_>>());
+        put_spread(
+            &mut b.ci95,
+            &mut b.stderr,
+            "loss",
+            &v.iter().map(|v| v.1).collect::<Vec<_>>(),
+        );
     }
 
     // 3) Residuals of the parabolas (in ln loss) over budgets with a parabola.
@@ -243,7 +257,14 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
             }
         }
     }
-    let mut f = assemble_power(LAW, est, samples, &budgets, opts, "residuals within budgets");
+    let mut f = assemble_power(
+        LAW,
+        est,
+        samples,
+        &budgets,
+        opts,
+        "residuals within budgets",
+    );
     f.data = data_info(&points.origin, points.len());
     f.residuals = residual_stats(&resid);
     f.fit.objective = "ols".to_string();
@@ -311,15 +332,32 @@ pub(crate) fn assemble_power(
         version: FIT_FILE_VERSION,
     };
     for (j, name) in PARAMS.iter().enumerate() {
-        put_spread(&mut f.ci95, &mut f.stderr, name, &column(&f.samples.values, j));
+        put_spread(
+            &mut f.ci95,
+            &mut f.stderr,
+            name,
+            &column(&f.samples.values, j),
+        );
     }
     f.derived.a = Some(est[0]);
     f.derived.b = Some(est[2]);
-    put_spread(&mut f.derived.ci95, &mut f.derived.stderr, "a", &column(&f.samples.values, 0));
-    put_spread(&mut f.derived.ci95, &mut f.derived.stderr, "b", &column(&f.samples.values, 2));
+    put_spread(
+        &mut f.derived.ci95,
+        &mut f.derived.stderr,
+        "a",
+        &column(&f.samples.values, 0),
+    );
+    put_spread(
+        &mut f.derived.ci95,
+        &mut f.derived.stderr,
+        "b",
+        &column(&f.samples.values, 2),
+    );
     f.derived.budgets = budgets.to_vec();
     for &c in &opts.budgets {
-        f.derived.budgets.push(law_budget(&est, &f.samples.values, c));
+        f.derived
+            .budgets
+            .push(law_budget(&est, &f.samples.values, c));
     }
     f
 }
@@ -330,8 +368,18 @@ pub fn law_budget(p: &[f64], samples: &[Vec<f64>], c: f64) -> Budget {
     let mut ci95 = Named::new();
     let mut stderr = Named::new();
     let reps: Vec<(f64, f64)> = samples.iter().map(|s| optimal(s, c)).collect();
-    put_spread(&mut ci95, &mut stderr, "N_opt", &reps.iter().map(|r| r.0).collect::<Vec<_>>());
-    put_spread(&mut ci95, &mut stderr, "D_opt", &reps.iter().map(|r| r.1).collect::<Vec<_>>());
+    put_spread(
+        &mut ci95,
+        &mut stderr,
+        "N_opt",
+        &reps.iter().map(|r| r.0).collect::<Vec<_>>(),
+    );
+    put_spread(
+        &mut ci95,
+        &mut stderr,
+        "D_opt",
+        &reps.iter().map(|r| r.1).collect::<Vec<_>>(),
+    );
     let tpp: Vec<f64> = reps.iter().map(|r| r.1 / r.0).collect();
     put_spread(&mut ci95, &mut stderr, "tokens_per_param", &tpp);
     Budget {

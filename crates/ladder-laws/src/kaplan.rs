@@ -39,7 +39,7 @@ struct Joint<'a> {
 impl Objective<4> for Joint<'_> {
     fn value_grad(&self, p: &[f64; 4], g: &mut [f64; 4]) -> f64 {
         let [lnc, an, ldc, ad] = *p;
-        if !(ad > 0.0) {
+        if ad.is_nan() || ad <= 0.0 {
             // αD ≤ 0 leaves the law undefined: tell the line search to back off.
             *g = [0.0; 4];
             return f64::NAN;
@@ -187,7 +187,12 @@ pub fn fit_single(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
     let start = pts.ols().map_or([0.0, 0.0], |(c, s)| [c, s]);
     let m = minimize(&obj, start, &opts.lbfgs);
     if !m.stop.converged() {
-        return Err(not_converged(LAW, 1, &names, Some((m.value, nat(&m.params)))));
+        return Err(not_converged(
+            LAW,
+            1,
+            &names,
+            Some((m.value, nat(&m.params))),
+        ));
     }
     let samples = pairs_bootstrap(pts.len(), opts, |counts| {
         let sub = pts.weighted(counts);
@@ -259,7 +264,12 @@ fn assemble(
         version: FIT_FILE_VERSION,
     };
     for (j, name) in names.iter().enumerate() {
-        put_spread(&mut f.ci95, &mut f.stderr, name, &column(&f.samples.values, j));
+        put_spread(
+            &mut f.ci95,
+            &mut f.stderr,
+            name,
+            &column(&f.samples.values, j),
+        );
     }
     f
 }
@@ -307,7 +317,10 @@ mod tests {
     #[test]
     fn kaplan_single_variable_is_exact_on_clean_data() {
         let x: Vec<f64> = (0..10).map(|i| 1e6 * 3f64.powi(i)).collect();
-        let y: Vec<f64> = x.iter().map(|&x| predict_single(&[8.8e13, 0.076], x)).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&x| predict_single(&[8.8e13, 0.076], x))
+            .collect();
         let pts = XyPoints {
             x,
             y,

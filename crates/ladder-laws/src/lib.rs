@@ -82,7 +82,13 @@ fn invalid(name: &'static str, value: String, rule: &'static str) -> Error {
 /// Loads the input and fits the requested law.
 pub fn fit(req: &FitRequest) -> Result<FitFile> {
     let single_csv = match req.inputs.as_slice() {
-        [] => return Err(invalid("input", String::new(), "give a CSV file, run directories or a sweep")),
+        [] => {
+            return Err(invalid(
+                "input",
+                String::new(),
+                "give a CSV file, run directories or a sweep",
+            ))
+        }
         [one] => (!one.is_dir()).then(|| one.clone()),
         many => {
             if let Some(f) = many.iter().find(|p| !p.is_dir()) {
@@ -133,7 +139,9 @@ pub fn fit(req: &FitRequest) -> Result<FitFile> {
             };
             let (Some(x), Some(y)) = (
                 req.x.as_deref(),
-                req.y.as_deref().or((req.law == Law::Kaplan).then_some("loss")),
+                req.y
+                    .as_deref()
+                    .or((req.law == Law::Kaplan).then_some("loss")),
             ) else {
                 return Err(invalid(
                     "--x/--y",

@@ -204,7 +204,14 @@ mod tests {
 
     #[test]
     fn law_names_round_trip() {
-        for l in ["chinchilla", "isoflop", "envelope", "kaplan", "power", "doubling"] {
+        for l in [
+            "chinchilla",
+            "isoflop",
+            "envelope",
+            "kaplan",
+            "power",
+            "doubling",
+        ] {
             assert_eq!(Law::parse(l).unwrap().name(), l);
         }
         assert_eq!(Law::parse("hoffmann"), None);

@@ -8,9 +8,7 @@
 use rayon::prelude::*;
 
 use crate::bootstrap::{replicate_rng, resample_counts};
-use crate::common::{
-    check_count, check_varies, column, data_info, put_spread, residual_stats,
-};
+use crate::common::{check_count, check_varies, column, data_info, put_spread, residual_stats};
 use crate::data::XyPoints;
 use crate::error::{Error, Result};
 use crate::fitfile::{Derived, FitFile, FitInfo, Named, Samples, FIT_FILE_VERSION};
@@ -118,7 +116,7 @@ impl Objective<3> for OffsetObjective<'_> {
 
 /// Best converged minimum over `starts`, or the best one at all when none converged
 /// (second value false). `None` when every start was non-finite.
-pub(crate) fn best_of<const K: usize, O: Objective<K> + Sync>(
+pub(crate) fn best_of<const K: usize, O: Objective<K>>(
     obj: &O,
     starts: &[[f64; K]],
     opts: &LbfgsOptions,
@@ -191,6 +189,17 @@ fn offset_starts(pts: &LogXy) -> Vec<[f64; 3]> {
     out
 }
 
+/// What the two forms hand to the common fit.json assembly.
+struct Outcome {
+    names: Vec<&'static str>,
+    est: Vec<f64>,
+    best: f64,
+    starts: usize,
+    converged: usize,
+    stop: String,
+    samples: Vec<Vec<f64>>,
+}
+
 /// `a·x^b (+ c)` for natural parameters `[a, b]` or `[a, b, c]`.
 pub fn predict(p: &[f64], x: f64) -> f64 {
     p[0] * x.powf(p[1]) + p.get(2).copied().unwrap_or(0.0)
@@ -212,15 +221,7 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
         points.x.iter().map(|x| x.ln()).collect(),
         points.y.iter().map(|y| y.ln()).collect(),
     );
-    let (names, est, best, starts, converged, stop, samples): (
-        Vec<&str>,
-        Vec<f64>,
-        f64,
-        usize,
-        usize,
-        String,
-        Vec<Vec<f64>>,
-    ) = if opts.offset {
+    let o = if opts.offset {
         let names = vec!["a", "b", "c"];
         let starts = offset_starts(&pts);
         let obj = OffsetObjective {
@@ -228,12 +229,13 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
             delta: opts.delta,
         };
         let nat = |t: &[f64; 3]| vec![t[0].exp(), t[1], t[2].exp()];
-        let (m, conv) = best_of(&obj, &starts, &opts.lbfgs)
-            .filter(|(_, c)| *c > 0)
-            .ok_or_else(|| {
-                let b = best_of(&obj, &starts, &opts.lbfgs).map(|(m, _)| (m.value, nat(&m.params)));
-                not_converged(LAW, starts.len(), &names, b)
-            })?;
+        let (m, converged) = match best_of(&obj, &starts, &opts.lbfgs) {
+            Some((m, c)) if c > 0 => (m, c),
+            other => {
+                let best = other.map(|(m, _)| (m.value, nat(&m.params)));
+                return Err(not_converged(LAW, starts.len(), &names, best));
+            }
+        };
         let samples = pairs_bootstrap(pts.len(), opts, |counts| {
             let sub = pts.weighted(counts);
             let o = OffsetObjective {
@@ -243,7 +245,15 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
             let r = minimize(&o, m.params, &opts.lbfgs);
             r.stop.converged().then(|| nat(&r.params))
         });
-        (names, nat(&m.params), m.value, starts.len(), conv, m.stop.to_string(), samples)
+        Outcome {
+            names,
+            est: nat(&m.params),
+            best: m.value,
+            starts: starts.len(),
+            converged,
+            stop: m.stop.to_string(),
+            samples,
+        }
     } else {
         let names = vec!["a", "b"];
         let start = pts.ols().map_or([0.0, 0.0], |(c, s)| [c, s]);
@@ -254,7 +264,12 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
         let nat = |t: &[f64; 2]| vec![t[0].exp(), t[1]];
         let m = minimize(&obj, start, &opts.lbfgs);
         if !m.stop.converged() {
-            return Err(not_converged(LAW, 1, &names, Some((m.value, nat(&m.params)))));
+            return Err(not_converged(
+                LAW,
+                1,
+                &names,
+                Some((m.value, nat(&m.params))),
+            ));
         }
         let samples = pairs_bootstrap(pts.len(), opts, |counts| {
             let sub = pts.weighted(counts);
@@ -265,8 +280,25 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
             let r = minimize(&o, m.params, &opts.lbfgs);
             r.stop.converged().then(|| nat(&r.params))
         });
-        (names, nat(&m.params), m.value, 1, 1, m.stop.to_string(), samples)
+        Outcome {
+            names,
+            est: nat(&m.params),
+            best: m.value,
+            starts: 1,
+            converged: 1,
+            stop: m.stop.to_string(),
+            samples,
+        }
     };
+    let Outcome {
+        names,
+        est,
+        best,
+        starts,
+        converged,
+        stop,
+        samples,
+    } = o;
     let resid: Vec<f64> = (0..points.x.len())
         .map(|i| points.y[i].ln() - predict(&est, points.x[i]).ln())
         .collect();
@@ -299,7 +331,12 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
     f.data.x = Some(points.x_name.clone());
     f.data.y = Some(points.y_name.clone());
     for (j, name) in names.iter().enumerate() {
-        put_spread(&mut f.ci95, &mut f.stderr, name, &column(&f.samples.values, j));
+        put_spread(
+            &mut f.ci95,
+            &mut f.stderr,
+            name,
+            &column(&f.samples.values, j),
+        );
     }
     Ok(f)
 }
@@ -330,12 +367,17 @@ mod tests {
     fn power_recovers_exponent_and_offset() {
         // y = 50 x^-0.3 + 1.5 with 0.5 % multiplicative noise over 6 decades.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let x: Vec<f64> = (0..60).map(|i| 10f64.powf(1.0 + 6.0 * i as f64 / 59.0)).collect();
+        let x: Vec<f64> = (0..60)
+            .map(|i| 10f64.powf(1.0 + 6.0 * i as f64 / 59.0))
+            .collect();
         let y: Vec<f64> = x
             .iter()
             .map(|&x| (50.0 * x.powf(-0.3) + 1.5) * (0.005 * normal(&mut rng)).exp())
             .collect();
-        let opts = FitOptions::default().with_offset(true).with_bootstrap(200).unwrap();
+        let opts = FitOptions::default()
+            .with_offset(true)
+            .with_bootstrap(200)
+            .unwrap();
         let f = fit(&xy(x.clone(), y.clone()), &opts).unwrap();
         let b = f.param("b").unwrap();
         let c = f.param("c").unwrap();
@@ -345,7 +387,11 @@ mod tests {
         assert!(ci[0] < b && b < ci[1]);
         // Without offset, a pure power law is recovered exactly in log space.
         let y2: Vec<f64> = x.iter().map(|&x| 3.0 * x.powf(0.7)).collect();
-        let f = fit(&xy(x, y2), &FitOptions::default().with_bootstrap(50).unwrap()).unwrap();
+        let f = fit(
+            &xy(x, y2),
+            &FitOptions::default().with_bootstrap(50).unwrap(),
+        )
+        .unwrap();
         assert!((f.param("b").unwrap() - 0.7).abs() < 1e-9);
         assert!((f.param("a").unwrap() - 3.0).abs() < 1e-8);
         assert_eq!(f.samples.values.len(), 50);
@@ -353,13 +399,19 @@ mod tests {
 
     #[test]
     fn power_rejects_single_x_and_too_few_points() {
-        let e = fit(&xy(vec![2.0; 4], vec![1.0, 2.0, 3.0, 4.0]), &FitOptions::default())
-            .unwrap_err()
-            .to_string();
+        let e = fit(
+            &xy(vec![2.0; 4], vec![1.0, 2.0, 3.0, 4.0]),
+            &FitOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("all 4 points have x = 2"), "{e}");
         let e = fit(&xy(vec![1.0, 2.0], vec![1.0, 2.0]), &FitOptions::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("2 usable point(s)") && e.contains("at least 3"), "{e}");
+        assert!(
+            e.contains("2 usable point(s)") && e.contains("at least 3"),
+            "{e}"
+        );
     }
 }

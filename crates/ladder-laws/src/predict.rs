@@ -151,6 +151,9 @@ mod tests {
         assert!(e.contains("cannot predict y at x"), "{e}");
         // Round trip through JSON keeps predictions identical.
         let back = FitFile::from_json(std::path::Path::new("f"), &f.to_json()).unwrap();
-        assert_eq!(loss(&back, 1e9, 2e10).unwrap(), loss(&f, 1e9, 2e10).unwrap());
+        assert_eq!(
+            loss(&back, 1e9, 2e10).unwrap(),
+            loss(&f, 1e9, 2e10).unwrap()
+        );
     }
 }

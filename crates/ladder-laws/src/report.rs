@@ -10,7 +10,13 @@ use crate::predict::{Allocation, Estimate};
 /// A number in 4 significant digits: fixed for 1e-3 ≤ |x| < 1e5, else scientific.
 pub fn num(x: f64) -> String {
     if !x.is_finite() {
-        return if x.is_nan() { "-".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() };
+        return if x.is_nan() {
+            "-".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     let a = x.abs();
     if a == 0.0 {
@@ -99,7 +105,11 @@ pub fn fit_table(f: &FitFile) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "law        {}   {}", f.law, formula(f));
     let sha = f.data.sha256.get(..12).unwrap_or(&f.data.sha256);
-    let _ = writeln!(o, "data       {} ({} points, sha256 {sha}…)", f.data.source, f.data.points);
+    let _ = writeln!(
+        o,
+        "data       {} ({} points, sha256 {sha}…)",
+        f.data.source, f.data.points
+    );
     for s in &f.data.skipped {
         let _ = writeln!(o, "skipped    {}: {}", s.run, s.reason);
     }
@@ -135,7 +145,11 @@ pub fn fit_table(f: &FitFile) -> String {
         let _ = writeln!(o, "bootstrap  none (--bootstrap 0): no intervals");
     }
     let _ = writeln!(o);
-    let _ = writeln!(o, "  {:<18} {:>22}  {:<28} std err", "parameter", "estimate", "95% interval");
+    let _ = writeln!(
+        o,
+        "  {:<18} {:>22}  {:<28} std err",
+        "parameter", "estimate", "95% interval"
+    );
     let date_key = f.data.x_is_date.then_some("t0");
     rows(&mut o, &f.params.0, &f.ci95, &f.stderr, date_key);
     if f.law == "doubling" {
@@ -145,7 +159,11 @@ pub fn fit_table(f: &FitFile) -> String {
             o,
             "  doubling time {} {unit}{}",
             num(td),
-            if td < 0.0 { " (negative: y is halving)" } else { "" }
+            if td < 0.0 {
+                " (negative: y is halving)"
+            } else {
+                ""
+            }
         );
     }
     let d = &f.derived;
@@ -186,9 +204,9 @@ pub fn fit_table(f: &FitFile) -> String {
 }
 
 fn est(e: &Estimate) -> String {
-    let ci = e
-        .ci95
-        .map_or("(no bootstrap samples)".into(), |[lo, hi]| format!("[{}, {}]", num(lo), num(hi)));
+    let ci = e.ci95.map_or("(no bootstrap samples)".into(), |[lo, hi]| {
+        format!("[{}, {}]", num(lo), num(hi))
+    });
     format!("{:>10}  {ci}", num(e.value))
 }
 

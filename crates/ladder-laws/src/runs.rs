@@ -37,8 +37,11 @@ fn run_name(dir: &Path) -> String {
     dir.display().to_string()
 }
 
+/// (N, D, C, final_val_loss) of a run.
+type Summary = (f64, f64, f64, f64);
+
 /// A parsed summary.json of a completed run: (N, D, C, final_val_loss).
-fn read_summary(dir: &Path) -> std::result::Result<((f64, f64, f64, f64), Vec<u8>), String> {
+fn read_summary(dir: &Path) -> std::result::Result<(Summary, Vec<u8>), String> {
     let path = dir.join("summary.json");
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read summary.json: {e}"))?;
     let v: serde_json::Value =
@@ -150,11 +153,10 @@ pub fn run_curves(paths: &[PathBuf], loss_key: &str) -> Result<Curves> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let v: serde_json::Value =
-                    serde_json::from_str(line).map_err(|e| Error::Json {
-                        path: mpath.clone(),
-                        message: format!("line {}: {e}", i + 1),
-                    })?;
+                let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Json {
+                    path: mpath.clone(),
+                    message: format!("line {}: {e}", i + 1),
+                })?;
                 let (Some(t), Some(l)) = (
                     v.get("tokens").and_then(|x| x.as_f64()),
                     v.get(loss_key).and_then(|x| x.as_f64()),
@@ -169,7 +171,9 @@ pub fn run_curves(paths: &[PathBuf], loss_key: &str) -> Result<Curves> {
             if c.tokens.len() < 2 {
                 curves.origin.skipped.push((
                     run_name(&dir),
-                    format!("fewer than 2 steps with `tokens` and `{loss_key}` > 0 in metrics.jsonl"),
+                    format!(
+                        "fewer than 2 steps with `tokens` and `{loss_key}` > 0 in metrics.jsonl"
+                    ),
                 ));
                 continue;
             }
@@ -217,10 +221,30 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let sweep = tmp.path().join("sweep");
         let runs = sweep.join("runs");
-        write_run(&runs, "a", r#"{"N": 1e6, "N_total": 2e6, "D": 2e7, "C": 1.2e14, "final_val_loss": 3.0, "final_train_loss": 2.9, "status": "completed"}"#, None);
-        write_run(&runs, "b", r#"{"N": 2e6, "D": 4e7, "final_val_loss": 2.8, "status": "completed"}"#, None);
-        write_run(&runs, "c", r#"{"N": 2e6, "D": 4e7, "final_val_loss": null, "status": "diverged"}"#, None);
-        write_run(&runs, "d", r#"{"N": 2e6, "D": 4e7, "status": "completed"}"#, None);
+        write_run(
+            &runs,
+            "a",
+            r#"{"N": 1e6, "N_total": 2e6, "D": 2e7, "C": 1.2e14, "final_val_loss": 3.0, "final_train_loss": 2.9, "status": "completed"}"#,
+            None,
+        );
+        write_run(
+            &runs,
+            "b",
+            r#"{"N": 2e6, "D": 4e7, "final_val_loss": 2.8, "status": "completed"}"#,
+            None,
+        );
+        write_run(
+            &runs,
+            "c",
+            r#"{"N": 2e6, "D": 4e7, "final_val_loss": null, "status": "diverged"}"#,
+            None,
+        );
+        write_run(
+            &runs,
+            "d",
+            r#"{"N": 2e6, "D": 4e7, "status": "completed"}"#,
+            None,
+        );
         let p = run_points(std::slice::from_ref(&sweep)).unwrap();
         assert_eq!(p.n, vec![1e6, 2e6]);
         assert_eq!(p.c[1], 6.0 * 2e6 * 4e7);
@@ -232,7 +256,10 @@ mod tests {
         assert_eq!(one.n.len(), 1);
         // Nothing usable: the error lists why.
         let e = run_points(&[runs.join("c")]).unwrap_err().to_string();
-        assert!(e.contains("no usable runs") && e.contains("diverged"), "{e}");
+        assert!(
+            e.contains("no usable runs") && e.contains("diverged"),
+            "{e}"
+        );
         let empty = tmp.path().join("empty");
         std::fs::create_dir_all(&empty).unwrap();
         let e = run_points(&[empty]).unwrap_err().to_string();
@@ -243,13 +270,27 @@ mod tests {
     fn runs_read_curves_from_metrics() {
         let tmp = tempfile::tempdir().unwrap();
         let m = "{\"step\":1,\"tokens\":1000,\"flops\":1,\"loss\":5.0}\n{\"step\":2,\"tokens\":2000,\"flops\":2,\"loss\":4.0,\"val_loss\":4.2}\n";
-        write_run(tmp.path(), "a", r#"{"N": 1e6, "D": 2000, "final_val_loss": 4.2, "status": "completed"}"#, Some(m));
+        write_run(
+            tmp.path(),
+            "a",
+            r#"{"N": 1e6, "D": 2000, "final_val_loss": 4.2, "status": "completed"}"#,
+            Some(m),
+        );
         let c = run_curves(&[tmp.path().to_path_buf()], "loss").unwrap();
         assert_eq!(c.runs[0].tokens, vec![1000.0, 2000.0]);
-        let e = run_curves(&[tmp.path().to_path_buf()], "val_loss").unwrap_err().to_string();
+        let e = run_curves(&[tmp.path().to_path_buf()], "val_loss")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fewer than 2 steps"), "{e}");
-        write_run(tmp.path(), "b", r#"{"N": 1e6, "D": 2000, "final_val_loss": 4.2, "status": "completed"}"#, Some("{bad\n"));
-        let e = run_curves(&[tmp.path().to_path_buf()], "loss").unwrap_err().to_string();
+        write_run(
+            tmp.path(),
+            "b",
+            r#"{"N": 1e6, "D": 2000, "final_val_loss": 4.2, "status": "completed"}"#,
+            Some("{bad\n"),
+        );
+        let e = run_curves(&[tmp.path().to_path_buf()], "loss")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("metrics.jsonl: line 1"), "{e}");
     }
 }

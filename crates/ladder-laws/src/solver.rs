@@ -53,7 +53,9 @@ impl StopReason {
 impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StopReason::Converged { grad_norm } => write!(f, "converged (max|g| = {grad_norm:.2e})"),
+            StopReason::Converged { grad_norm } => {
+                write!(f, "converged (max|g| = {grad_norm:.2e})")
+            }
             StopReason::LineSearchFailed { grad_norm } => {
                 write!(f, "line search failed (max|g| = {grad_norm:.2e})")
             }
@@ -208,7 +210,7 @@ struct Trial<const K: usize> {
 fn cubic_min(a: f64, fa: f64, da: f64, b: f64, fb: f64, db: f64) -> Option<f64> {
     let d1 = da + db - 3.0 * (fa - fb) / (a - b);
     let disc = d1 * d1 - da * db;
-    if !(disc >= 0.0) {
+    if disc.is_nan() || disc < 0.0 {
         return None;
     }
     let d2 = (b - a).signum() * disc.sqrt();
@@ -220,7 +222,7 @@ fn cubic_min(a: f64, fa: f64, da: f64, b: f64, fb: f64, db: f64) -> Option<f64> 
 fn quad_min(a: f64, fa: f64, da: f64, b: f64, fb: f64) -> Option<f64> {
     let h = b - a;
     let curv = fb - fa - da * h;
-    if !(curv > 0.0) {
+    if curv.is_nan() || curv <= 0.0 {
         return None;
     }
     let x = a - da * h * h / (2.0 * curv);
@@ -248,7 +250,12 @@ fn line_search<const K: usize, O: Objective<K>>(
         let fa = obj.value_grad(&xa, &mut ga);
         *evals += 1;
         let fa = if all_finite(&ga) { fa } else { f64::NAN };
-        Trial { a, x: xa, f: fa, g: ga }
+        Trial {
+            a,
+            x: xa,
+            f: fa,
+            g: ga,
+        }
     };
     // `lo` is the best point so far satisfying sufficient decrease (a = 0 at first).
     let mut lo = Trial {
@@ -387,7 +394,8 @@ pub fn minimize<const K: usize, O: Objective<K>>(
         }
         let mut d = q.map(|v| -v);
         let mut a0 = 1.0;
-        if len == 0 || !(dot(&g, &d) < 0.0) {
+        let slope = dot(&g, &d);
+        if len == 0 || slope.is_nan() || slope >= 0.0 {
             // First iteration or lost descent: steepest descent with a unit-length first step
             // (as L-BFGS-B does), and a fresh history.
             len = 0;
@@ -496,7 +504,10 @@ mod tests {
     fn lbfgs_minimizes_rosenbrock() {
         let r = minimize(&Rosenbrock, [-1.2, 1.0], &LbfgsOptions::default());
         assert!(r.stop.converged(), "{:?}", r.stop);
-        assert!((r.params[0] - 1.0).abs() < 1e-6 && (r.params[1] - 1.0).abs() < 1e-6, "{r:?}");
+        assert!(
+            (r.params[0] - 1.0).abs() < 1e-6 && (r.params[1] - 1.0).abs() < 1e-6,
+            "{r:?}"
+        );
         assert!(r.iters < 100, "{} iterations", r.iters);
     }
 

@@ -117,11 +117,7 @@ pub fn ols_parabola(x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
     let a = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
     let c = solve3(a, t)?;
     // Back from u = x − m: c0' + c1'(x−m) + c2'(x−m)².
-    Some([
-        c[0] - c[1] * m + c[2] * m * m,
-        c[1] - 2.0 * c[2] * m,
-        c[2],
-    ])
+    Some([c[0] - c[1] * m + c[2] * m * m, c[1] - 2.0 * c[2] * m, c[2]])
 }
 
 /// Solves a 3×3 system by Cramer's rule; `None` when (relatively) singular.

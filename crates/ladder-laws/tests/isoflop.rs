@@ -41,7 +41,13 @@ fn isoflop_recovers_allocation_exponent() {
         // Vertices are near the true optimum.
         for v in &f.derived.budgets {
             let (n_true, _) = allocation::optimal(truth, v.C);
-            assert!((v.N_opt / n_true).ln().abs() < 0.1, "C {}: {} vs {}", v.C, v.N_opt, n_true);
+            assert!(
+                (v.N_opt / n_true).ln().abs() < 0.1,
+                "C {}: {} vs {}",
+                v.C,
+                v.N_opt,
+                n_true
+            );
         }
     }
 }
@@ -53,12 +59,24 @@ fn isoflop_flags_vertex_outside_sampled_range() {
     // At 1e21 the sizes sit well above the optimum (centre 8x N_opt, ±1.0 in ln N): the
     // parabola's vertex falls below the smallest size.
     let off = synth::isoflop_points(&truth, &[1e21], 7, 1.0, 8.0, 0.0, 2);
-    let f = isoflop::fit(&join(good, off), &FitOptions::default().with_bootstrap(100).unwrap()).unwrap();
-    let flagged: Vec<_> = f.derived.budgets.iter().filter(|b| b.in_range == Some(false)).collect();
+    let f = isoflop::fit(
+        &join(good, off),
+        &FitOptions::default().with_bootstrap(100).unwrap(),
+    )
+    .unwrap();
+    let flagged: Vec<_> = f
+        .derived
+        .budgets
+        .iter()
+        .filter(|b| b.in_range == Some(false))
+        .collect();
     assert_eq!(flagged.len(), 1);
     assert!((flagged[0].C / 1e21 - 1.0).abs() < 1e-9);
     let note = flagged[0].note.as_deref().unwrap();
-    assert!(note.contains("outside the sampled N range") && note.contains("not used"), "{note}");
+    assert!(
+        note.contains("outside the sampled N range") && note.contains("not used"),
+        "{note}"
+    );
     assert_eq!(f.fit.converged, 3, "three budgets used");
     // The law still comes from the three good budgets.
     let (a_true, _) = allocation::exponents(truth[3], truth[4]);
@@ -69,11 +87,15 @@ fn isoflop_flags_vertex_outside_sampled_range() {
 fn isoflop_refuses_when_no_budget_is_usable() {
     let truth = [1.82, 482.01, 2085.43, 0.3478, 0.3658];
     let off = synth::isoflop_points(&truth, &[1e19, 1e20], 5, 0.5, 10.0, 0.0, 3);
-    let e = isoflop::fit(&off, &FitOptions::default()).unwrap_err().to_string();
+    let e = isoflop::fit(&off, &FitOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("0 usable compute budget(s) out of 2"), "{e}");
     assert!(e.contains("outside the sampled N range"), "{e}");
     let mut one_n = synth::isoflop_points(&truth, &[1e19, 1e20], 5, 0.5, 1.0, 0.0, 3);
     one_n.n.iter_mut().for_each(|n| *n = 1e8);
-    let e = isoflop::fit(&one_n, &FitOptions::default()).unwrap_err().to_string();
+    let e = isoflop::fit(&one_n, &FitOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("all 10 points have N = 100000000"), "{e}");
 }

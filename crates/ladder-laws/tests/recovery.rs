@@ -78,7 +78,14 @@ fn fit_chinchilla_recovers_known_params() {
     let sigma = 0.005; // 0.5 % multiplicative noise
     for (k, (name, truth)) in cases.iter().enumerate() {
         // 200 runs over 4 decades of N (1e6..1e10) and 1..1000 tokens per parameter.
-        let pts = synth::chinchilla_points(truth, 200, (1e6, 1e10), (1.0, 1000.0), sigma, 100 + k as u64);
+        let pts = synth::chinchilla_points(
+            truth,
+            200,
+            (1e6, 1e10),
+            (1.0, 1000.0),
+            sigma,
+            100 + k as u64,
+        );
         let f = chinchilla::fit(&pts, &FitOptions::default().with_bootstrap(0).unwrap()).unwrap();
         let sd = asymptotic_sd(truth, &pts, sigma);
         // θ = (ln A, ln B, ln E, α, β); compare in θ so the tolerance is the sd above.
@@ -89,7 +96,13 @@ fn fit_chinchilla_recovers_known_params() {
             f.param("alpha").unwrap(),
             f.param("beta").unwrap(),
         ];
-        let tru = [truth[1].ln(), truth[2].ln(), truth[0].ln(), truth[3], truth[4]];
+        let tru = [
+            truth[1].ln(),
+            truth[2].ln(),
+            truth[0].ln(),
+            truth[3],
+            truth[4],
+        ];
         for (j, nm) in ["ln A", "ln B", "ln E", "alpha", "beta"].iter().enumerate() {
             // 4.5 sd: with 20 checks a false failure has probability < 1e-4 (and the seeds are fixed).
             let tol = 4.5 * sd[j];
@@ -101,7 +114,11 @@ fn fit_chinchilla_recovers_known_params() {
             );
         }
         assert_eq!(f.fit.starts, 4500);
-        assert!(f.fit.converged > 4000, "{name}: only {} starts converged", f.fit.converged);
+        assert!(
+            f.fit.converged > 4000,
+            "{name}: only {} starts converged",
+            f.fit.converged
+        );
     }
 }
 
@@ -127,7 +144,8 @@ fn bootstrap_interval_of_alpha_covers_truth() {
     let datasets = 200;
     let mut covered = 0;
     for s in 0..datasets {
-        let pts = synth::chinchilla_points(&truth, 80, (1e6, 1e10), (1.0, 1000.0), 0.01, 10_000 + s);
+        let pts =
+            synth::chinchilla_points(&truth, 80, (1e6, 1e10), (1.0, 1000.0), 0.01, 10_000 + s);
         let f = chinchilla::fit(&pts, &opts.clone().with_seed(s)).unwrap();
         let ci = f.ci95.get("alpha").unwrap().0;
         if ci[0] <= truth[3] && truth[3] <= ci[1] {
@@ -148,7 +166,11 @@ fn fit_chinchilla_matches_scipy_reference_objective() {
     let pts = RunPoints::from_csv(&p).unwrap();
     let f = chinchilla::fit(&pts, &FitOptions::default().with_bootstrap(0).unwrap()).unwrap();
     let scipy = 0.0017549248505383372;
-    assert!(f.fit.best <= scipy + 1e-9, "ladder {} vs scipy {scipy}", f.fit.best);
+    assert!(
+        f.fit.best <= scipy + 1e-9,
+        "ladder {} vs scipy {scipy}",
+        f.fit.best
+    );
     // SciPy's parameters: E 1.80513, A 408.711, B 1987.82, alpha 0.339001, beta 0.363155.
     assert!((f.param("alpha").unwrap() - 0.33900118968328385).abs() < 1e-6);
     assert!((f.param("beta").unwrap() - 0.36315472348870653).abs() < 1e-6);
@@ -167,10 +189,25 @@ fn solver_agrees_with_argmin_lbfgs() {
     for &i in &[0usize, 3015, 3060, 3870] {
         let h = minimize(&obj, grid[i], &LbfgsOptions::default());
         let a = minimize_argmin(&obj, grid[i], 1e-10, 1e-15, 10_000);
-        assert!(h.stop.converged() && a.stop.converged(), "start {i}: {:?} {:?}", h.stop, a.stop);
-        assert!((h.value - a.value).abs() < 1e-12, "start {i}: {} vs {}", h.value, a.value);
+        assert!(
+            h.stop.converged() && a.stop.converged(),
+            "start {i}: {:?} {:?}",
+            h.stop,
+            a.stop
+        );
+        assert!(
+            (h.value - a.value).abs() < 1e-12,
+            "start {i}: {} vs {}",
+            h.value,
+            a.value
+        );
         for k in 0..5 {
-            assert!((h.params[k] - a.params[k]).abs() < 1e-5, "start {i}: {:?} vs {:?}", h.params, a.params);
+            assert!(
+                (h.params[k] - a.params[k]).abs() < 1e-5,
+                "start {i}: {:?} vs {:?}",
+                h.params,
+                a.params
+            );
         }
         agreed += 1;
     }
@@ -186,7 +223,10 @@ fn fit_reports_non_convergence_with_best_point() {
         .with_starts(vec![[0.0, 0.0, -1.0, 0.0, 0.0]])
         .unwrap();
     let e = chinchilla::fit(&pts, &opts).unwrap_err().to_string();
-    assert!(e.contains("did not converge (0 of 1 starts converged)"), "{e}");
+    assert!(
+        e.contains("did not converge (0 of 1 starts converged)"),
+        "{e}"
+    );
     assert!(e.contains("best objective") && e.contains("alpha="), "{e}");
 }
 
@@ -201,9 +241,19 @@ fn fit_chinchilla_rejects_unidentifiable_and_small_data() {
         c: pts.c[..5].to_vec(),
         origin: pts.origin.clone(),
     };
-    let e = chinchilla::fit(&few, &FitOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("5 usable point(s), but 5 parameters need at least 6"), "{e}");
+    let e = chinchilla::fit(&few, &FitOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("5 usable point(s), but 5 parameters need at least 6"),
+        "{e}"
+    );
     pts.n.iter_mut().for_each(|n| *n = 1e8);
-    let e = chinchilla::fit(&pts, &FitOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("all 20 points have N = 100000000") && e.contains("other model sizes"), "{e}");
+    let e = chinchilla::fit(&pts, &FitOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("all 20 points have N = 100000000") && e.contains("other model sizes"),
+        "{e}"
+    );
 }

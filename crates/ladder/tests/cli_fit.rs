@@ -17,7 +17,10 @@ fn ladder(args: &[&str]) -> Output {
         .output()
         .expect("run ladder");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "ladder {args:?} panicked:\n{err}");
+    assert!(
+        !err.contains("panicked"),
+        "ladder {args:?} panicked:\n{err}"
+    );
     out
 }
 
@@ -54,17 +57,42 @@ fn fit_chinchilla_writes_fit_json_in_design_shape() {
     let out = tmp.path().join("fit.json");
     let runs = fixture("runs.csv");
     let table = ok(&[
-        "fit", runs.to_str().unwrap(), "--law", "chinchilla", "--bootstrap", "200", "--seed", "3",
-        "--compute", "1e21", "--out", out.to_str().unwrap(),
+        "fit",
+        runs.to_str().unwrap(),
+        "--law",
+        "chinchilla",
+        "--bootstrap",
+        "200",
+        "--seed",
+        "3",
+        "--compute",
+        "1e21",
+        "--out",
+        out.to_str().unwrap(),
     ]);
-    assert!(table.contains("95% interval") && table.contains("alpha"), "{table}");
+    assert!(
+        table.contains("95% interval") && table.contains("alpha"),
+        "{table}"
+    );
     assert!(table.contains("residuals  rmse"), "{table}");
     let text = std::fs::read_to_string(&out).unwrap();
-    let keys: Vec<usize> = ["\"law\"", "\"params\"", "\"ci95\"", "\"stderr\"", "\"derived\"", "\"fit\"", "\"data\"", "\"residuals\""]
-        .iter()
-        .map(|k| text.find(k).unwrap_or_else(|| panic!("no {k}")))
-        .collect();
-    assert!(keys.windows(2).all(|w| w[0] < w[1]), "top-level keys out of DESIGN order");
+    let keys: Vec<usize> = [
+        "\"law\"",
+        "\"params\"",
+        "\"ci95\"",
+        "\"stderr\"",
+        "\"derived\"",
+        "\"fit\"",
+        "\"data\"",
+        "\"residuals\"",
+    ]
+    .iter()
+    .map(|k| text.find(k).unwrap_or_else(|| panic!("no {k}")))
+    .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "top-level keys out of DESIGN order"
+    );
     let f = json(&out);
     assert_eq!(f["law"], "chinchilla");
     let params: Vec<&String> = f["params"].as_object().unwrap().keys().collect();
@@ -72,7 +100,10 @@ fn fit_chinchilla_writes_fit_json_in_design_shape() {
     for k in ["E", "A", "B", "alpha", "beta"] {
         let ci = f["ci95"][k].as_array().unwrap();
         let v = f["params"][k].as_f64().unwrap();
-        assert!(ci[0].as_f64().unwrap() <= v && v <= ci[1].as_f64().unwrap(), "{k}");
+        assert!(
+            ci[0].as_f64().unwrap() <= v && v <= ci[1].as_f64().unwrap(),
+            "{k}"
+        );
         assert!(f["stderr"][k].as_f64().unwrap() > 0.0);
     }
     // 60 runs with 0.5 % noise: alpha within a few hundredths of 0.348.
@@ -82,7 +113,10 @@ fn fit_chinchilla_writes_fit_json_in_design_shape() {
     assert!((a + b - 1.0).abs() < 1e-12);
     let bud = &f["derived"]["budgets"][0];
     assert_eq!(bud["C"].as_f64().unwrap(), 1e21);
-    let (n, d) = (bud["N_opt"].as_f64().unwrap(), bud["D_opt"].as_f64().unwrap());
+    let (n, d) = (
+        bud["N_opt"].as_f64().unwrap(),
+        bud["D_opt"].as_f64().unwrap(),
+    );
     assert!((6.0 * n * d / 1e21 - 1.0).abs() < 1e-9);
     for k in ["N_opt", "D_opt", "loss"] {
         assert!(bud["ci95"][k].is_array(), "{k}");
@@ -108,12 +142,25 @@ fn fit_is_deterministic_across_thread_counts() {
     for t in ["1", "2"] {
         let out = tmp.path().join(format!("fit{t}.json"));
         ok(&[
-            "fit", runs.to_str().unwrap(), "--bootstrap", "100", "--seed", "9", "--threads", t,
-            "--out", out.to_str().unwrap(), "--format", "json",
+            "fit",
+            runs.to_str().unwrap(),
+            "--bootstrap",
+            "100",
+            "--seed",
+            "9",
+            "--threads",
+            t,
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
         ]);
         files.push(std::fs::read(&out).unwrap());
     }
-    assert_eq!(files[0], files[1], "fit.json differs between 1 and 2 threads");
+    assert_eq!(
+        files[0], files[1],
+        "fit.json differs between 1 and 2 threads"
+    );
 }
 
 #[test]
@@ -121,11 +168,28 @@ fn predict_gives_intervals_from_the_fit() {
     let tmp = tempfile::tempdir().unwrap();
     let fit = tmp.path().join("fit.json");
     let runs = fixture("runs.csv");
-    ok(&["fit", runs.to_str().unwrap(), "--bootstrap", "200", "--out", fit.to_str().unwrap()]);
+    ok(&[
+        "fit",
+        runs.to_str().unwrap(),
+        "--bootstrap",
+        "200",
+        "--out",
+        fit.to_str().unwrap(),
+    ]);
     let fit = fit.to_str().unwrap();
     let table = ok(&["predict", "--fit", fit, "--n", "1.2e8", "--d", "2.4e9"]);
     assert!(table.starts_with("loss at N=1.200e8, D=2.400e9"), "{table}");
-    let out = ok(&["predict", "--fit", fit, "--compute", "1e21", "--compute", "1e23", "--format", "json"]);
+    let out = ok(&[
+        "predict",
+        "--fit",
+        fit,
+        "--compute",
+        "1e21",
+        "--compute",
+        "1e23",
+        "--format",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let b = v["budgets"].as_array().unwrap();
     assert_eq!(b.len(), 2);
@@ -134,21 +198,26 @@ fn predict_gives_intervals_from_the_fit() {
             let e = &x[k];
             let ci = e["ci95"].as_array().unwrap();
             let val = e["value"].as_f64().unwrap();
-            assert!(ci[0].as_f64().unwrap() <= val && val <= ci[1].as_f64().unwrap(), "{k}");
+            assert!(
+                ci[0].as_f64().unwrap() <= val && val <= ci[1].as_f64().unwrap(),
+                "{k}"
+            );
         }
     }
     // The prediction at (N, D) matches the law written in fit.json.
     let f = json(Path::new(fit));
     let p = |k: &str| f["params"][k].as_f64().unwrap();
     let l = p("E") + p("A") / 1.2e8f64.powf(p("alpha")) + p("B") / 2.4e9f64.powf(p("beta"));
-    let out = ok(&["predict", "--fit", fit, "--n", "1.2e8", "--d", "2.4e9", "--format", "json"]);
+    let out = ok(&[
+        "predict", "--fit", fit, "--n", "1.2e8", "--d", "2.4e9", "--format", "json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!((v["loss"]["loss"]["value"].as_f64().unwrap() - l).abs() < 1e-12);
     let e = fails(&["predict", "--fit", fit, "--x", "3"]);
     assert!(e.contains("cannot predict y at x"), "{e}");
     let e = fails(&["predict", "--fit", fit]);
     assert!(e.contains("nothing to predict"), "{e}");
-    let e = fails(&["predict", "--fit", fit, "--n", "-1", "--d", "1e9"]);
+    let e = fails(&["predict", "--fit", fit, "--n=-1", "--d", "1e9"]);
     assert!(e.contains("--n = -1: must be finite and > 0"), "{e}");
 }
 
@@ -157,41 +226,113 @@ fn fit_isoflop_envelope_power_doubling_kaplan() {
     let tmp = tempfile::tempdir().unwrap();
     let iso = tmp.path().join("iso.json");
     let t = ok(&[
-        "fit", fixture("isoflop.csv").to_str().unwrap(), "--law", "isoflop", "--compute", "1e22",
-        "--out", iso.to_str().unwrap(),
+        "fit",
+        fixture("isoflop.csv").to_str().unwrap(),
+        "--law",
+        "isoflop",
+        "--compute",
+        "1e22",
+        "--out",
+        iso.to_str().unwrap(),
     ]);
-    assert!(t.contains("vertex") && t.contains("4 of 4 budgets usable"), "{t}");
+    assert!(
+        t.contains("vertex") && t.contains("4 of 4 budgets usable"),
+        "{t}"
+    );
     let f = json(&iso);
     assert!((f["params"]["a"].as_f64().unwrap() - 0.5126).abs() < 0.02);
-    let kinds: Vec<&str> = f["derived"]["budgets"].as_array().unwrap().iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = f["derived"]["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["vertex", "vertex", "vertex", "vertex", "law"]);
-    let out = ok(&["predict", "--fit", iso.to_str().unwrap(), "--compute", "1e22"]);
+    let out = ok(&[
+        "predict",
+        "--fit",
+        iso.to_str().unwrap(),
+        "--compute",
+        "1e22",
+    ]);
     assert!(out.contains("N_opt") && !out.contains("loss"), "{out}");
 
     let env = tmp.path().join("env.json");
-    ok(&["fit", fixture("curves.csv").to_str().unwrap(), "--law", "envelope", "--bootstrap", "200", "--out", env.to_str().unwrap()]);
+    ok(&[
+        "fit",
+        fixture("curves.csv").to_str().unwrap(),
+        "--law",
+        "envelope",
+        "--bootstrap",
+        "200",
+        "--out",
+        env.to_str().unwrap(),
+    ]);
     let f = json(&env);
     assert!((f["params"]["a"].as_f64().unwrap() - 0.5126).abs() < 0.1);
 
-    let t = ok(&["fit", fixture("xy.csv").to_str().unwrap(), "--law", "power", "--x", "C", "--y", "loss", "--offset"]);
+    let t = ok(&[
+        "fit",
+        fixture("xy.csv").to_str().unwrap(),
+        "--law",
+        "power",
+        "--x",
+        "C",
+        "--y",
+        "loss",
+        "--offset",
+    ]);
     assert!(t.contains("y = a*x^b + c"), "{t}");
 
     let trend = tmp.path().join("trend.json");
     let t = ok(&[
-        "fit", fixture("trend.csv").to_str().unwrap(), "--law", "doubling", "--x", "date", "--y", "horizon",
-        "--out", trend.to_str().unwrap(),
+        "fit",
+        fixture("trend.csv").to_str().unwrap(),
+        "--law",
+        "doubling",
+        "--x",
+        "date",
+        "--y",
+        "horizon",
+        "--out",
+        trend.to_str().unwrap(),
     ]);
     assert!(t.contains("doubling time") && t.contains("years"), "{t}");
     let f = json(&trend);
     let td = f["params"]["doubling_time"].as_f64().unwrap();
     assert!((td - 0.6).abs() < 0.08, "doubling time {td}");
-    let out = ok(&["predict", "--fit", trend.to_str().unwrap(), "--x", "2026-01-01"]);
+    let out = ok(&[
+        "predict",
+        "--fit",
+        trend.to_str().unwrap(),
+        "--x",
+        "2026-01-01",
+    ]);
     assert!(out.contains("horizon at 2026-01-01"), "{out}");
 
-    let t = ok(&["fit", fixture("runs.csv").to_str().unwrap(), "--law", "kaplan", "--bootstrap", "50"]);
+    let t = ok(&[
+        "fit",
+        fixture("runs.csv").to_str().unwrap(),
+        "--law",
+        "kaplan",
+        "--bootstrap",
+        "50",
+    ]);
     assert!(t.contains("alpha_N") && t.contains("alpha_D"), "{t}");
-    let t = ok(&["fit", fixture("runs.csv").to_str().unwrap(), "--law", "kaplan", "--x", "N", "--bootstrap", "50"]);
-    assert!(t.contains("L(X) = (Xc/X)^alpha_X") && !t.contains("alpha_D"), "{t}");
+    let t = ok(&[
+        "fit",
+        fixture("runs.csv").to_str().unwrap(),
+        "--law",
+        "kaplan",
+        "--x",
+        "N",
+        "--bootstrap",
+        "50",
+    ]);
+    assert!(
+        t.contains("L(X) = (Xc/X)^alpha_X") && !t.contains("alpha_D"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -215,8 +356,18 @@ fn fit_reads_run_directories_and_sweeps() {
     }
     let sweep = tmp.path().join("sweep");
     let out = tmp.path().join("fit.json");
-    let t = ok(&["fit", sweep.to_str().unwrap(), "--bootstrap", "50", "--out", out.to_str().unwrap()]);
-    assert!(t.contains("skipped") && t.contains("r07") && t.contains("status \"diverged\""), "{t}");
+    let t = ok(&[
+        "fit",
+        sweep.to_str().unwrap(),
+        "--bootstrap",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        t.contains("skipped") && t.contains("r07") && t.contains("status \"diverged\""),
+        "{t}"
+    );
     let f = json(&out);
     assert_eq!(f["data"]["points"].as_u64(), Some(59));
     assert_eq!(f["data"]["skipped"][0]["reason"], "status \"diverged\"");
@@ -266,7 +417,10 @@ fn fit_rejects_bad_input_with_clear_messages() {
         let mut args = vec!["fit", path.as_str()];
         args.extend(extra.iter());
         let e = fails(&args);
-        assert!(e.contains(want), "ladder {args:?}:\nwant: {want}\ngot:  {e}");
+        assert!(
+            e.contains(want),
+            "ladder {args:?}:\nwant: {want}\ngot:  {e}"
+        );
         assert!(e.starts_with("ladder: error:"), "{e}");
     }
 }
@@ -284,6 +438,15 @@ fn predict_rejects_bad_fit_files() {
     let p = write(d, "other.json", r#"{"version": 1, "law": "chinchilla"}"#);
     let e = fails(&["predict", "--fit", &p, "--compute", "1e21"]);
     assert!(e.contains("not a valid fit.json"), "{e}");
-    let e = fails(&["predict", "--fit", "/nonexistent/fit.json", "--compute", "1e21"]);
-    assert!(e.contains("/nonexistent/fit.json") && e.contains("No such file"), "{e}");
+    let e = fails(&[
+        "predict",
+        "--fit",
+        "/nonexistent/fit.json",
+        "--compute",
+        "1e21",
+    ]);
+    assert!(
+        e.contains("/nonexistent/fit.json") && e.contains("No such file"),
+        "{e}"
+    );
 }
