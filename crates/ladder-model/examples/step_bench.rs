@@ -1,5 +1,5 @@
 //! Training-step throughput: zero grads, forward + backward, grad-norm clip, AdamW, on random
-//! tokens; the side-by-side counterpart of `/work/shared/reference/torch_bench.py`.
+//! tokens; the side-by-side counterpart of `../shared/reference/torch_bench.py`.
 //!
 //! Usage: cargo run --release -p ladder-model --example step_bench -- \
 //!            --cfg S|M [--threads 2] [--steps 13] [--warmup 3] [--batch 8] [--seq 256] [--vocab 8192]
