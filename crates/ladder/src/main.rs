@@ -53,7 +53,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Rust ignores SIGPIPE, which turns `ladder ... | head` into a panic inside `println!`. Restore the
+/// Unix default so a closed pipe ends the program quietly, as it does for `cat`.
+#[cfg(unix)]
+fn restore_default_sigpipe() {
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_default_sigpipe() {}
+
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

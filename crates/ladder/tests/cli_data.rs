@@ -433,3 +433,23 @@ fn data_synth_rejects_bad_knobs_and_is_reproducible() -> TestResult {
     assert_eq!(m1.synth.as_ref().map(|s| s.config.switch_prob), Some(0.01));
     Ok(())
 }
+
+#[test]
+fn closed_stdout_pipe_ends_quietly_without_a_panic() -> TestResult {
+    let t = tempfile::tempdir()?;
+    let out = t.path().join("s");
+    // A pipe whose reading end is already closed: every write to it fails with EPIPE.
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["data", "synth", "--out", s(&out), "--tokens", "20000"])
+        .args(["--val-tokens", "4000"])
+        .stdout(writer)
+        .output()?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Neither a panic (println!) nor an error (writeln!): a closed pipe is the reader's choice.
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+    // The data was written before the summary line that met the closed pipe.
+    Meta::load(&out)?;
+    Ok(())
+}

@@ -151,14 +151,12 @@ fn run_info(a: InfoArgs) -> anyhow::Result<()> {
         meta.vocab_size
     );
     let mut out = std::io::stdout().lock();
-    quiet_pipe(
-        writeln!(
-            out,
-            "{}: ok (shards, checksums and tokenizer checked)",
-            a.dir.display()
-        )
-        .and_then(|()| summary_lines(&mut out, &meta)),
-    )
+    writeln!(
+        out,
+        "{}: ok (shards, checksums and tokenizer checked)",
+        a.dir.display()
+    )?;
+    Ok(summary_lines(&mut out, &meta)?)
 }
 
 fn run_prepare(a: PrepareArgs) -> anyhow::Result<()> {
@@ -172,7 +170,7 @@ fn run_prepare(a: PrepareArgs) -> anyhow::Result<()> {
     let meta = prepare(&cfg, &a.out, a.force, &bar)?;
     bar.clear();
     if !a.quiet {
-        quiet_pipe(summary(&a.out, &meta, start.elapsed()))?;
+        summary(&a.out, &meta, start.elapsed())?;
     }
     Ok(())
 }
@@ -198,17 +196,9 @@ fn run_synth(a: SynthArgs) -> anyhow::Result<()> {
     let meta = write_synth(&cfg, &a.out, a.force, &bar)?;
     bar.clear();
     if !a.quiet {
-        quiet_pipe(summary(&a.out, &meta, start.elapsed()))?;
+        summary(&a.out, &meta, start.elapsed())?;
     }
     Ok(())
-}
-
-/// Output to a closed pipe (`ladder data info DIR | head -1`) is not an error.
-fn quiet_pipe(r: std::io::Result<()>) -> anyhow::Result<()> {
-    match r {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
 }
 
 fn summary(dir: &Path, m: &Meta, took: Duration) -> std::io::Result<()> {
