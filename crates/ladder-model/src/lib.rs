@@ -26,5 +26,5 @@ pub use config::ModelConfig;
 pub use error::{Error, Result};
 pub use kvcache::KvCache;
 pub use optim::{clip_grad_norm, grad_norm, AdamW};
-pub use params::{init_params, ParamLayout, TensorSpec};
+pub use params::{init_params, init_params_with_std, round_to_bf16, ParamLayout, TensorSpec};
 pub use workspace::Workspace;

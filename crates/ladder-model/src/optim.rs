@@ -27,6 +27,9 @@ pub struct AdamW {
     pub beta2: f32,
     /// Denominator epsilon (1e-8).
     pub eps: f32,
+    /// Divide the moments by `1 − βᵗ` (always, in real training). `false` is the planted
+    /// `no-bias-correction` bug: the first steps are then far too small.
+    pub bias_correction: bool,
 }
 
 impl AdamW {
@@ -39,6 +42,7 @@ impl AdamW {
             beta1: 0.9,
             beta2: 0.95,
             eps: 1e-8,
+            bias_correction: true,
         }
     }
 
@@ -63,8 +67,14 @@ impl AdamW {
         );
         self.t += 1;
         let t = self.t as f64;
-        let bc1 = 1.0 - (self.beta1 as f64).powf(t);
-        let bc2 = 1.0 - (self.beta2 as f64).powf(t);
+        let (bc1, bc2) = if self.bias_correction {
+            (
+                1.0 - (self.beta1 as f64).powf(t),
+                1.0 - (self.beta2 as f64).powf(t),
+            )
+        } else {
+            (1.0, 1.0)
+        };
         let h = Hyper {
             beta1: self.beta1,
             beta2: self.beta2,
@@ -207,7 +217,7 @@ mod tests {
     #[test]
     fn adamw_step_matches_reference() {
         // Hand-computed in f64 from the update rule in the doc comment, two steps, for a decayed
-        // weight and an undecayed bias.
+        // weight and an undecayed bias; with and without (the planted bug) bias correction.
         let cfg = ModelConfig {
             n_layer: 1,
             n_embd: 8,
@@ -216,8 +226,6 @@ mod tests {
             vocab_size: 3,
         };
         let layout = ParamLayout::new(&cfg);
-        let mut p = vec![0.5f32; layout.len];
-        let mut opt = AdamW::new(&layout);
         let (lr, wd) = (0.1f64, 0.2f64);
         let gs = [0.3f64, -0.7];
         let wi = layout
@@ -228,37 +236,42 @@ mod tests {
             .get("transformer.h.0.attn.c_attn.bias")
             .unwrap()
             .offset;
-        for &g in &gs {
-            let grads = vec![g as f32; layout.len];
-            opt.step(&layout, &mut p, &grads, lr as f32, wd as f32);
-        }
-        let expect = |decay: bool| {
-            let (mut p, mut m, mut v) = (0.5f64, 0.0f64, 0.0f64);
-            for (i, &g) in gs.iter().enumerate() {
-                let t = (i + 1) as i32;
-                if decay {
-                    p *= 1.0 - lr * wd;
-                }
-                m = 0.9 * m + 0.1 * g;
-                v = 0.95 * v + 0.05 * g * g;
-                p -= lr / (1.0 - 0.9f64.powi(t)) * m
-                    / (v.sqrt() / (1.0 - 0.95f64.powi(t)).sqrt() + 1e-8);
+        for bias_correction in [true, false] {
+            let mut p = vec![0.5f32; layout.len];
+            let mut opt = AdamW::new(&layout);
+            opt.bias_correction = bias_correction;
+            for &g in &gs {
+                let grads = vec![g as f32; layout.len];
+                opt.step(&layout, &mut p, &grads, lr as f32, wd as f32);
             }
-            p
-        };
-        assert!(
-            (p[wi] as f64 - expect(true)).abs() < 1e-6,
-            "{} vs {}",
-            p[wi],
-            expect(true)
-        );
-        assert!(
-            (p[bi] as f64 - expect(false)).abs() < 1e-6,
-            "{} vs {}",
-            p[bi],
-            expect(false)
-        );
-        assert_eq!(opt.t, 2);
+            let expect = |decay: bool| {
+                let (mut p, mut m, mut v) = (0.5f64, 0.0f64, 0.0f64);
+                for (i, &g) in gs.iter().enumerate() {
+                    let t = (i + 1) as i32;
+                    let (bc1, bc2) = if bias_correction {
+                        (1.0 - 0.9f64.powi(t), 1.0 - 0.95f64.powi(t))
+                    } else {
+                        (1.0, 1.0)
+                    };
+                    if decay {
+                        p *= 1.0 - lr * wd;
+                    }
+                    m = 0.9 * m + 0.1 * g;
+                    v = 0.95 * v + 0.05 * g * g;
+                    p -= lr / bc1 * m / (v.sqrt() / bc2.sqrt() + 1e-8);
+                }
+                p
+            };
+            for (i, decay) in [(wi, true), (bi, false)] {
+                assert!(
+                    (p[i] as f64 - expect(decay)).abs() < 1e-6,
+                    "bias correction {bias_correction}: {} vs {}",
+                    p[i],
+                    expect(decay)
+                );
+            }
+            assert_eq!(opt.t, 2);
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::config::ModelConfig;
 
@@ -290,6 +291,25 @@ impl Offsets {
 /// weights; N(0, 0.02/sqrt(2L)) for both `c_proj` weights (GPT-2 paper §2.3: residual branches
 /// scaled by depth); zero biases; LayerNorm weights one. Padded `wte` rows are zero.
 pub fn init_params(cfg: &ModelConfig, seed: u64) -> Vec<f32> {
+    init(cfg, seed, None)
+}
+
+/// A testing aid for diagnosis (the planted `bad-init` bug): as [`init_params`], but every weight
+/// matrix, `c_proj` included, is drawn from N(0, std²).
+pub fn init_params_with_std(cfg: &ModelConfig, seed: u64, std: f64) -> Vec<f32> {
+    init(cfg, seed, Some(std))
+}
+
+/// Rounds every value to the nearest bfloat16 (ties to even), kept in f32 storage. A testing aid
+/// for diagnosis (the planted `bf16-weights` bug): small updates are lost in the rounding.
+pub fn round_to_bf16(values: &mut [f32]) {
+    values
+        .par_iter_mut()
+        .for_each(|v| *v = half::bf16::from_f32(*v).to_f32());
+}
+
+/// [`init_params`] with the weights' std replaced by `weight_std` when given.
+fn init(cfg: &ModelConfig, seed: u64, weight_std: Option<f64>) -> Vec<f32> {
     let layout = ParamLayout::new(cfg);
     let mut params = vec![0.0f32; layout.len];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -305,10 +325,10 @@ pub fn init_params(cfg: &ModelConfig, seed: u64) -> Vec<f32> {
         } else if name.ends_with(".bias") {
             dst.fill(0.0);
         } else {
-            let std = if name.ends_with("c_proj.weight") {
-                proj_std
-            } else {
-                0.02
+            let std = match weight_std {
+                Some(std) => std,
+                None if name.ends_with("c_proj.weight") => proj_std,
+                None => 0.02,
             };
             fill_normal(dst, std, &mut rng);
         }
@@ -423,5 +443,48 @@ mod tests {
         assert!((s - 0.02).abs() < 0.002, "{s}");
         let s = std("transformer.h.1.mlp.c_proj.weight");
         assert!((s - 0.01).abs() < 0.001, "{s}");
+    }
+
+    #[test]
+    fn planted_bad_init_uses_the_given_std_everywhere() {
+        let cfg = tiny();
+        let l = ParamLayout::new(&cfg);
+        let a = init_params_with_std(&cfg, 7, 1.0);
+        let std = |name: &str| {
+            let v = &a[l.get(name).unwrap().range()];
+            (v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        for name in [
+            "transformer.h.0.mlp.c_fc.weight",
+            "transformer.h.1.mlp.c_proj.weight",
+        ] {
+            let s = std(name);
+            assert!((s - 1.0).abs() < 0.1, "{name}: {s}");
+        }
+        // Biases and LayerNorm weights are not "weights initialised with a std".
+        assert!(a[l.get("transformer.h.0.ln_2.weight").unwrap().range()]
+            .iter()
+            .all(|&x| x == 1.0));
+    }
+
+    #[test]
+    fn round_to_bf16_rounds_to_nearest_even() {
+        // bf16 keeps 8 significant bits: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 (even: 1);
+        // 1 + 3·2^-9 rounds up to 1 + 2^-7; exact bf16 values and non-finite values stay.
+        let mut v = vec![
+            1.0 + 2f32.powi(-8),
+            1.0 + 3.0 * 2f32.powi(-9),
+            -2.5,
+            f32::INFINITY,
+            0.0,
+        ];
+        round_to_bf16(&mut v);
+        assert_eq!(v[..3], [1.0, 1.0 + 2f32.powi(-7), -2.5]);
+        assert_eq!(v[3], f32::INFINITY);
+        assert_eq!(v[4], 0.0);
+        // A typical AdamW update of 1e-4 on a weight of 0.02 is lost entirely.
+        let mut w = vec![0.02f32 + 1e-6];
+        round_to_bf16(&mut w);
+        assert_eq!(w[0], half::bf16::from_f32(0.02).to_f32());
     }
 }

@@ -17,6 +17,9 @@ pub struct Workspace {
     t: usize,
     /// Whether `logits` holds the result of a forward pass.
     have_logits: bool,
+    /// Keys past the causal mask each query may see: 0 in the real model; > 0 only for the planted
+    /// `causal-leak` bug (see [`Workspace::plant_causal_leak`]).
+    attention_lookahead: usize,
     encoded: Vec<f32>,  // (N, C) wte + wpe: the residual stream entering block 0
     ln1: Vec<f32>,      // (L, N, C)
     ln1_mean: Vec<f32>, // (L, N)
@@ -71,6 +74,7 @@ impl Workspace {
             b: batch,
             t: seq_len,
             have_logits: false,
+            attention_lookahead: 0,
             encoded: z(n * c),
             ln1: z(l * n * c),
             ln1_mean: z(l * n),
@@ -109,6 +113,13 @@ impl Workspace {
     /// Sequence length T.
     pub fn seq_len(&self) -> usize {
         self.t
+    }
+
+    /// A testing aid for diagnosis, never for real training: lets position i attend to position
+    /// i + 1 (its own target), the classic leaky-mask bug. Forward and backward stay consistent,
+    /// so the model trains "well" on leaked targets while its honest loss is wrong.
+    pub fn plant_causal_leak(&mut self, leak: bool) {
+        self.attention_lookahead = usize::from(leak);
     }
 
     fn check_tokens(&self, what: &'static str, toks: &[u32]) -> Result<()> {
@@ -244,7 +255,7 @@ impl Workspace {
             let qkv = &mut self.qkv[rc3.clone()];
             matmul::forward(qkv, ln1, p.qkv_w, Some(p.qkv_b), c, 3 * c);
             let atty = &mut self.atty[rc.clone()];
-            attention::forward(
+            attention::forward_impl(
                 atty,
                 &mut self.att[l * att_len..(l + 1) * att_len],
                 qkv,
@@ -252,6 +263,7 @@ impl Workspace {
                 t,
                 c,
                 nh,
+                self.attention_lookahead,
             );
             let resid2 = &mut self.resid2[rc.clone()];
             matmul::forward_residual(resid2, resid, atty, p.attproj_w, p.attproj_b, c, c);
@@ -396,6 +408,7 @@ impl Workspace {
                 c,
                 nh,
                 false,
+                self.attention_lookahead,
             );
             matmul::backward_input(&mut self.dln, &self.dqkv, p.qkv_w, c, 3 * c, false);
             matmul::backward_weight(

@@ -36,6 +36,22 @@ pub fn forward(
     c: usize,
     nh: usize,
 ) {
+    forward_impl(y, att, qkv, b, t, c, nh, 0);
+}
+
+/// As [`forward`], but row i sees keys `0..=i + lookahead`. `lookahead > 0` is a deliberately
+/// broken mask (a planted "causal leak" for testing diagnosis); 0 is the real model.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_impl(
+    y: &mut [f32],
+    att: &mut [f32],
+    qkv: &[f32],
+    b: usize,
+    t: usize,
+    c: usize,
+    nh: usize,
+    lookahead: usize,
+) {
     let hs = dims(qkv.len(), att.len(), b, t, c, nh);
     assert_eq!(y.len(), b * t * c, "y shape");
     let scale = 1.0 / (hs as f32).sqrt();
@@ -48,7 +64,10 @@ pub fn forward(
         let v = Mat::new(qkv[base + 2 * c..].as_ptr(), 3 * c, 1);
         for r0 in (0..t).step_by(TILE) {
             let r1 = (r0 + TILE).min(t);
-            let nk = r1; // keys 0..r1 are visible to rows r0..r1
+            // Keys 0..nk are visible to rows r0..r1. With a lookahead the dk/dv pass of `backward`
+            // reads whole rows, so they are written (zeros past the mask) up to `fill`.
+            let nk = (r1 + lookahead).min(t);
+            let fill = if lookahead == 0 { nk } else { t };
             let tile = &mut att[r0 * t..];
             // SAFETY: q rows r0..r1, k rows 0..nk lie inside qkv; the att tile (r1−r0)×nk with
             // row stride T lies inside this (b, h) slice.
@@ -57,7 +76,7 @@ pub fn forward(
                 gemm_st(r1 - r0, nk, hs, tile.as_mut_ptr(), t, false, qt, kt, scale);
             }
             for (i, row) in tile.chunks_mut(t).take(r1 - r0).enumerate() {
-                softmax_causal_row(&mut row[..nk], r0 + i + 1);
+                softmax_causal_row(&mut row[..fill], (r0 + i + 1 + lookahead).min(t));
             }
             // SAFETY: y rows (bi, r0..r1), columns h·HS..(h+1)·HS belong to this task only.
             unsafe {
@@ -116,11 +135,12 @@ pub fn backward(
     c: usize,
     nh: usize,
 ) {
-    backward_impl(dqkv, datt, dy, qkv, att, b, t, c, nh, true);
+    backward_impl(dqkv, datt, dy, qkv, att, b, t, c, nh, true, 0);
 }
 
 /// As [`backward`], but overwrites `dqkv` when `accumulate` is false (each element of dqkv is
-/// produced by exactly one product, so the model skips zeroing its scratch buffer).
+/// produced by exactly one product, so the model skips zeroing its scratch buffer), and with the
+/// mask of [`forward_impl`]'s `lookahead`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward_impl(
     dqkv: &mut [f32],
@@ -133,6 +153,7 @@ pub(crate) fn backward_impl(
     c: usize,
     nh: usize,
     accumulate: bool,
+    lookahead: usize,
 ) {
     let hs = dims(qkv.len(), att.len(), b, t, c, nh);
     assert!(
@@ -153,7 +174,8 @@ pub(crate) fn backward_impl(
             let dyb = &dy[bi * t * c + h * hs..];
             for r0 in (0..t).step_by(TILE) {
                 let r1 = (r0 + TILE).min(t);
-                let nk = r1;
+                let nk = (r1 + lookahead).min(t);
+                let fill = if lookahead == 0 { nk } else { t };
                 // forward: y = P·v  ⇒  dP = dy·vᵀ.
                 // SAFETY: dy rows r0..r1 (stride C) and v rows 0..nk lie in their buffers; the datt
                 // tile lies in this (b, h) slice.
@@ -178,7 +200,8 @@ pub(crate) fn backward_impl(
                     .take(r1 - r0)
                     .enumerate()
                 {
-                    softmax_backward_row(&mut drow[..nk], &prow[..nk], r0 + i + 1);
+                    let valid = (r0 + i + 1 + lookahead).min(t);
+                    softmax_backward_row(&mut drow[..fill], &prow[..fill], valid);
                 }
                 // forward: S = scale·q·kᵀ  ⇒  dq = scale·dS·k.
                 // SAFETY: dq rows (bi, r0..r1), columns of head h, belong to this task only.
@@ -197,37 +220,39 @@ pub(crate) fn backward_impl(
                     );
                 }
             }
-            // dk = scale·dSᵀ·q and dv = Pᵀ·dy, per key tile j0..j1 over the query rows j0..T that see it.
+            // dk = scale·dSᵀ·q and dv = Pᵀ·dy, per key tile j0..j1 over the query rows s0..T that
+            // see it (s0 = j0 with the causal mask).
             for j0 in (0..t).step_by(TILE) {
                 let j1 = (j0 + TILE).min(t);
-                // SAFETY: dSᵀ / Pᵀ tiles read rows j0..T, columns j0..j1 of this (b, h) slice (all
-                // written above, zero above the diagonal); dk/dv rows (bi, j0..j1) of head h belong
-                // to this task only.
+                let s0 = j0.saturating_sub(lookahead);
+                // SAFETY: dSᵀ / Pᵀ tiles read rows s0..T, columns j0..j1 of this (b, h) slice (all
+                // written above, zero past the mask); dk/dv rows (bi, j0..j1) of head h belong to
+                // this task only.
                 unsafe {
                     let dst_k = dp.get().add(base + c + j0 * 3 * c);
-                    let ds_t = Mat::new(datt[j0 * t + j0..].as_ptr(), 1, t);
+                    let ds_t = Mat::new(datt[s0 * t + j0..].as_ptr(), 1, t);
                     gemm_st(
                         j1 - j0,
                         hs,
-                        t - j0,
+                        t - s0,
                         dst_k,
                         3 * c,
                         accumulate,
                         ds_t,
-                        Mat::new(q.ptr.0.add(j0 * 3 * c), 3 * c, 1),
+                        Mat::new(q.ptr.0.add(s0 * 3 * c), 3 * c, 1),
                         scale,
                     );
                     let dst_v = dp.get().add(base + 2 * c + j0 * 3 * c);
-                    let p_t = Mat::new(att[j0 * t + j0..].as_ptr(), 1, t);
+                    let p_t = Mat::new(att[s0 * t + j0..].as_ptr(), 1, t);
                     gemm_st(
                         j1 - j0,
                         hs,
-                        t - j0,
+                        t - s0,
                         dst_v,
                         3 * c,
                         accumulate,
                         p_t,
-                        Mat::new(dyb.as_ptr().add(j0 * c), c, 1),
+                        Mat::new(dyb.as_ptr().add(s0 * c), c, 1),
                         1.0,
                     );
                 }
@@ -299,6 +324,39 @@ mod tests {
         assert_close("attention.dqkv", &dqkv, &want, 2e-5, 1e-4);
     }
 
+    /// The planted causal leak: forward against the f64 reference with the same lookahead, and
+    /// its backward against finite differences (so training with the bug is self-consistent and
+    /// the leak, not a broken gradient, is what diagnosis sees).
+    #[test]
+    fn attention_with_lookahead_matches_reference_and_finite_differences() {
+        for la in [1, 2] {
+            let qkv = rand_vec(B * T * 3 * C, 3, 1.5);
+            let dy = rand_vec(B * T * C, 4, 1.0);
+            let (mut y, mut att) = (vec![f32::NAN; B * T * C], vec![f32::NAN; B * NH * T * T]);
+            forward_impl(&mut y, &mut att, &qkv, B, T, C, NH, la);
+            let reference = |x: &[f64]| r::attention_forward_lookahead(x, B, T, C, NH, la);
+            assert_close(
+                "leaky attention.y",
+                &y,
+                &reference(&to_f64(&qkv)),
+                2e-6,
+                1e-5,
+            );
+            let mut dqkv = vec![0.0; qkv.len()];
+            let mut datt = vec![f32::NAN; att.len()];
+            backward_impl(&mut dqkv, &mut datt, &dy, &qkv, &att, B, T, C, NH, true, la);
+            let dyd = to_f64(&dy);
+            let want = fd_grad(&to_f64(&qkv), 1e-6, |x| {
+                reference(x)
+                    .iter()
+                    .zip(&dyd)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+            });
+            assert_close("leaky attention.dqkv", &dqkv, &want, 2e-5, 1e-4);
+        }
+    }
+
     #[test]
     fn attention_backward_overwrite_writes_every_element() {
         let qkv = rand_vec(B * T * 3 * C, 1, 1.5);
@@ -309,7 +367,7 @@ mod tests {
         let mut want = vec![0.0; qkv.len()];
         backward(&mut want, &mut datt, &dy, &qkv, &att, B, T, C, NH);
         let mut got = vec![f32::NAN; qkv.len()];
-        backward_impl(&mut got, &mut datt, &dy, &qkv, &att, B, T, C, NH, false);
+        backward_impl(&mut got, &mut datt, &dy, &qkv, &att, B, T, C, NH, false, 0);
         assert!(got
             .iter()
             .zip(&want)

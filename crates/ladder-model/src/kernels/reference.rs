@@ -62,6 +62,18 @@ pub fn matmul_forward(
 
 /// Causal multi-head self-attention on packed qkv (B·T, 3C) → y (B·T, C), scale 1/sqrt(HS).
 pub fn attention_forward(qkv: &[f64], b_sz: usize, t_len: usize, c: usize, nh: usize) -> Vec<f64> {
+    attention_forward_lookahead(qkv, b_sz, t_len, c, nh, 0)
+}
+
+/// As [`attention_forward`], but position t attends to keys `0..=t + lookahead` (a broken mask).
+pub fn attention_forward_lookahead(
+    qkv: &[f64],
+    b_sz: usize,
+    t_len: usize,
+    c: usize,
+    nh: usize,
+    lookahead: usize,
+) -> Vec<f64> {
     let hs = c / nh;
     let scale = 1.0 / (hs as f64).sqrt();
     let mut y = vec![0.0; b_sz * t_len * c];
@@ -71,7 +83,8 @@ pub fn attention_forward(qkv: &[f64], b_sz: usize, t_len: usize, c: usize, nh: u
     for b in 0..b_sz {
         for h in 0..nh {
             for t in 0..t_len {
-                let scores: Vec<f64> = (0..=t)
+                let last = (t + lookahead).min(t_len - 1);
+                let scores: Vec<f64> = (0..=last)
                     .map(|s| {
                         (0..hs)
                             .map(|i| at(b, t, 0, h, i) * at(b, s, 1, h, i))
@@ -84,7 +97,7 @@ pub fn attention_forward(qkv: &[f64], b_sz: usize, t_len: usize, c: usize, nh: u
                 let z: f64 = e.iter().sum();
                 for i in 0..hs {
                     y[(b * t_len + t) * c + h * hs + i] =
-                        (0..=t).map(|s| e[s] / z * at(b, s, 2, h, i)).sum();
+                        (0..=last).map(|s| e[s] / z * at(b, s, 2, h, i)).sum();
                 }
             }
         }
