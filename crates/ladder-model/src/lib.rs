@@ -20,6 +20,7 @@ pub mod kernels;
 mod kvcache;
 mod optim;
 mod params;
+mod stats;
 mod workspace;
 
 pub use config::ModelConfig;
@@ -27,4 +28,5 @@ pub use error::{Error, Result};
 pub use kvcache::KvCache;
 pub use optim::{clip_grad_norm, grad_norm, AdamW};
 pub use params::{init_params, init_params_with_std, round_to_bf16, ParamLayout, TensorSpec};
+pub use stats::{layer_of, layer_stats, LayerStat};
 pub use workspace::Workspace;
