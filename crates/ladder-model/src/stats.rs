@@ -1,7 +1,9 @@
 //! Per-layer training statistics for diagnosis (DESIGN §5): gradient norm, weight norm and the
 //! update-to-weight ratio ‖θₜ − θₜ₋₁‖ / ‖θₜ₋₁‖ of each layer. A healthy AdamW run keeps the ratio
 //! near lr (≈1e-3); far larger means the learning rate is too high, far smaller that updates are
-//! lost (too low a learning rate, or precision loss).
+//! lost (too low a learning rate, or precision loss). The fraction of weights a step left exactly
+//! unchanged separates the two: AdamW moves every weight with a non-zero moment, so a large
+//! unchanged fraction means the updates were rounded away.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,8 @@ pub struct LayerStat {
     pub weight_norm: f64,
     /// ‖after − before‖ / ‖before‖ (0 when the weights are all zero).
     pub update_ratio: f64,
+    /// Fraction of the layer's weights the step left bit-for-bit unchanged.
+    pub unchanged_fraction: f64,
 }
 
 /// The layer a tensor belongs to: `transformer.h.3.mlp.c_fc.weight` → `h.3`,
@@ -53,13 +57,13 @@ pub fn layer_stats(
         before.len() == n && after.len() == n && grads.len() == n,
         "layer_stats buffer lengths"
     );
-    // (grad², weight², update²) per tensor, in parallel over tensors.
-    let sums: Vec<[f64; 3]> = layout
+    // (grad², weight², update², unchanged count, count) per tensor, in parallel over tensors.
+    let sums: Vec<[f64; 5]> = layout
         .tensors
         .par_iter()
         .map(|t| {
             let r = t.range();
-            let mut s = [0.0f64; 3];
+            let mut s = [0.0f64; 5];
             for ((&g, &b), &a) in grads[r.clone()]
                 .iter()
                 .zip(&before[r.clone()])
@@ -68,11 +72,13 @@ pub fn layer_stats(
                 s[0] += (g as f64).powi(2);
                 s[1] += (b as f64).powi(2);
                 s[2] += (a as f64 - b as f64).powi(2);
+                s[3] += f64::from(u8::from(a.to_bits() == b.to_bits()));
             }
+            s[4] = t.numel() as f64;
             s
         })
         .collect();
-    let mut out: Vec<(String, [f64; 3])> = Vec::new();
+    let mut out: Vec<(String, [f64; 5])> = Vec::new();
     for (t, s) in layout.tensors.iter().zip(sums) {
         let layer = layer_of(&t.name);
         match out.last_mut() {
@@ -85,11 +91,12 @@ pub fn layer_stats(
         }
     }
     out.into_iter()
-        .map(|(layer, [g2, w2, u2])| LayerStat {
+        .map(|(layer, [g2, w2, u2, same, count])| LayerStat {
             layer,
             grad_norm: g2.sqrt(),
             weight_norm: w2.sqrt(),
             update_ratio: if w2 > 0.0 { (u2 / w2).sqrt() } else { 0.0 },
+            unchanged_fraction: same / count,
         })
         .collect()
 }
@@ -149,6 +156,14 @@ mod tests {
         assert!((s.grad_norm - g).abs() < 1e-12 * g.max(1.0));
         assert!((s.weight_norm - w).abs() < 1e-12 * w.max(1.0));
         assert!((s.update_ratio - u / w).abs() < 1e-12);
+        // Every weight with a non-zero gradient moved; (i % 7 == 3) has a zero gradient.
+        let still = h1
+            .iter()
+            .flat_map(|t| t.range())
+            .filter(|i| i % 7 == 3)
+            .count() as f64
+            / h1.iter().map(|t| t.numel()).sum::<usize>() as f64;
+        assert!((s.unchanged_fraction - still).abs() < 1e-12);
         // Zero weights (no update possible to measure against) give ratio 0, not NaN.
         let zeros = vec![0.0f32; layout.len];
         assert!(layer_stats(&layout, &zeros, &zeros, &zeros)
