@@ -23,6 +23,9 @@ pub struct LayerStat {
     pub update_ratio: f64,
     /// Fraction of the layer's weights the step left bit-for-bit unchanged.
     pub unchanged_fraction: f64,
+    /// Number of weights in the layer (AdamW's first step moves each by ≈ lr, so the first
+    /// update's norm is ≈ lr·√numel: diagnosis checks the applied learning rate with it).
+    pub numel: u64,
 }
 
 /// The layer a tensor belongs to: `transformer.h.3.mlp.c_fc.weight` → `h.3`,
@@ -97,6 +100,7 @@ pub fn layer_stats(
             weight_norm: w2.sqrt(),
             update_ratio: if w2 > 0.0 { (u2 / w2).sqrt() } else { 0.0 },
             unchanged_fraction: same / count,
+            numel: count as u64,
         })
         .collect()
 }
