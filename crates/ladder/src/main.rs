@@ -34,12 +34,14 @@ enum Command {
     Fit(cmd::fit::FitArgs),
     /// Predict from a fitted law: loss at (N, D), or the compute-optimal allocation at a budget.
     Predict(cmd::predict::PredictArgs),
+    /// Is this run broken? Judge it against a fitted law, reference runs and its health signals.
+    Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Developer tools: dump gradients for checks against references.
     #[command(subcommand)]
     Debug(cmd::debug::DebugCommand),
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Data(c) => cmd::data::run(c),
         Command::Train(a) => cmd::train::run(a),
@@ -50,7 +52,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(a) => cmd::fit::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
-    }
+        Command::Diagnose(a) => return cmd::diagnose::run(a),
+    }?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Rust ignores SIGPIPE, which turns `ladder ... | head` into a panic inside `println!`. Restore the
@@ -69,7 +73,7 @@ fn restore_default_sigpipe() {}
 fn main() -> ExitCode {
     restore_default_sigpipe();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("ladder: error: {err:#}");
             ExitCode::FAILURE

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod data;
 pub mod debug;
+pub mod diagnose;
 pub mod eval;
 pub mod export;
 pub mod fit;

@@ -1,0 +1,562 @@
+//! The checks behind a diagnosis. Each appends [`Finding`]s (healthy ones too: they are the
+//! evidence that a signal was looked at). Thresholds are stated where they are used, with why.
+
+use ladder_laws::FitFile;
+
+use crate::run::{LayerRecord, RunData};
+use crate::stats::{fraction, interpolate, median, smooth};
+use crate::{Cause, Finding, LawComparison, Verdict};
+
+fn push(
+    out: &mut Vec<Finding>,
+    check: &'static str,
+    severity: Verdict,
+    cause: Option<Cause>,
+    message: String,
+) {
+    out.push(Finding {
+        check,
+        severity,
+        cause,
+        message,
+    });
+}
+
+/// Smallest log-space standard deviation a law comparison assumes (0.5 %): seed-to-seed noise
+/// of a final loss is never smaller than this, even when a ladder happens to fit very tightly.
+const MIN_SIGMA_LOG: f64 = 0.005;
+/// |z| above which the final loss is suspicious / broken.
+const LAW_Z_SUSPICIOUS: f64 = 3.0;
+const LAW_Z_BROKEN: f64 = 5.0;
+
+/// The final validation loss against the law's prediction at the run's (N, D).
+pub fn law(run: &RunData, fit: &FitFile, out: &mut Vec<Finding>) -> Option<LawComparison> {
+    let observed = run.summary.final_val_loss?;
+    let (n, d) = (run.summary.n, run.summary.d);
+    let est = match ladder_laws::predict::loss(fit, n, d) {
+        Ok(e) => e,
+        Err(e) => {
+            push(
+                out,
+                "law",
+                Verdict::Healthy,
+                None,
+                format!("not compared with the law: {e}"),
+            );
+            return None;
+        }
+    };
+    let predicted = est.value;
+    // Parameter uncertainty (bootstrap interval) and the ladder's own scatter around the law.
+    let sigma_param = est
+        .ci95
+        .map(|[lo, hi]| (hi.ln() - lo.ln()) / (2.0 * 1.96))
+        .unwrap_or(0.0);
+    let sigma = sigma_param.hypot(fit.residuals.rmse_log).max(MIN_SIGMA_LOG);
+    let z = (observed / predicted).ln() / sigma;
+    let interval95 = [
+        predicted * (-1.96 * sigma).exp(),
+        predicted * (1.96 * sigma).exp(),
+    ];
+    let (severity, cause) = match z.abs() {
+        a if a > LAW_Z_BROKEN => (Verdict::Broken, None),
+        a if a > LAW_Z_SUSPICIOUS => (Verdict::Suspicious, None),
+        _ => (Verdict::Healthy, None),
+    };
+    // Lower than a law fitted on healthy runs allows: the model sees what it should predict.
+    let cause = if severity > Verdict::Healthy && z < 0.0 {
+        Some(Cause::TargetLeakage)
+    } else {
+        cause
+    };
+    let direction = if z < 0.0 { "below" } else { "above" };
+    push(
+        out,
+        "law",
+        severity,
+        cause,
+        format!(
+            "final val loss {observed:.4} vs the {} law's {predicted:.4} [{:.4}, {:.4}] at N = {n:.3e}, D = {d:.3e}: {:.1} σ {direction}",
+            fit.law,
+            interval95[0],
+            interval95[1],
+            z.abs()
+        ),
+    );
+    Some(LawComparison {
+        law: fit.law.clone(),
+        n,
+        d,
+        observed,
+        predicted,
+        interval95,
+        z,
+    })
+}
+
+/// Non-finite values, the run's status, and the trainer's health events.
+pub fn health(run: &RunData, out: &mut Vec<Finding>) {
+    let bad_step = run
+        .steps
+        .iter()
+        .find(|s| s.loss.is_none() || s.grad_norm.is_none());
+    if run.summary.status == "diverged" || bad_step.is_some() {
+        let at = bad_step.map_or(String::new(), |s| format!(" at step {}", s.step));
+        push(
+            out,
+            "health",
+            Verdict::Broken,
+            Some(Cause::Diverged),
+            format!(
+                "the loss or gradient became non-finite{at} (status {})",
+                run.summary.status
+            ),
+        );
+    } else if run.summary.status != "completed" {
+        push(
+            out,
+            "health",
+            Verdict::Broken,
+            None,
+            format!("the run did not complete (status {})", run.summary.status),
+        );
+    }
+    let count = |pred: &dyn Fn(&str) -> bool| {
+        run.events
+            .iter()
+            .filter(|e| pred(&e.kind))
+            .collect::<Vec<_>>()
+    };
+    let nonfinite = count(&|k| k.contains("nan") || k.contains("finite"));
+    let spikes = count(&|k| k.contains("spike") || k.contains("grad"));
+    let slow = count(&|k| k.contains("slow") || k.contains("throughput"));
+    for (events, what, cause) in [
+        (
+            &nonfinite,
+            "non-finite values (rolled back)",
+            Cause::Diverged,
+        ),
+        (&spikes, "loss or gradient-norm spikes", Cause::LrTooHigh),
+        (&slow, "slow steps", Cause::ThroughputRegression),
+    ] {
+        if let Some(first) = events.first() {
+            push(
+                out,
+                "events",
+                Verdict::Suspicious,
+                Some(cause),
+                format!(
+                    "{} event(s) of {what} in events.jsonl, first at step {}: {}",
+                    events.len(),
+                    first.step,
+                    first.detail
+                ),
+            );
+        }
+    }
+}
+
+/// A validation loss below the source's entropy is impossible for an honest model.
+pub fn entropy(run: &RunData, out: &mut Vec<Finding>) {
+    let (Some(h), Some(val)) = (
+        run.summary.entropy_nats_per_token,
+        run.summary.final_val_loss,
+    ) else {
+        return;
+    };
+    // The entropy is exact (or ±1e-3 by Monte Carlo) and the validation estimate's sampling
+    // error is far below 1 %: a margin of 1 % (at least 0.01 nats) leaves no false alarms.
+    let margin = (0.01 * h).max(0.01);
+    if val < h - margin {
+        push(
+            out,
+            "entropy",
+            Verdict::Broken,
+            Some(Cause::TargetLeakage),
+            format!(
+                "final val loss {val:.4} is below the source's entropy {h:.4} nats/token: impossible unless the model sees its targets"
+            ),
+        );
+    } else {
+        push(
+            out,
+            "entropy",
+            Verdict::Healthy,
+            None,
+            format!(
+                "final val loss {val:.4} is {:.4} nats above the source's entropy {h:.4}",
+                val - h
+            ),
+        );
+    }
+}
+
+/// The first step's loss against ln V, the loss of a uniform prediction that a small (std 0.02)
+/// initialisation gives to within a few hundredths.
+pub fn initial_loss(run: &RunData, out: &mut Vec<Finding>) {
+    let (Some(v), Some(first)) = (run.vocab_size, run.steps.first()) else {
+        return;
+    };
+    let Some(l0) = first.loss else { return };
+    let uniform = (v as f64).ln();
+    if l0 > uniform + 1.0 {
+        push(
+            out,
+            "initial-loss",
+            Verdict::Broken,
+            Some(Cause::BadInitialisation),
+            format!(
+                "first-step loss {l0:.2} is far above ln V = {uniform:.2}: the initial weights are far too large"
+            ),
+        );
+    } else {
+        push(
+            out,
+            "initial-loss",
+            Verdict::Healthy,
+            None,
+            format!("first-step loss {l0:.3} vs ln V = {uniform:.3}"),
+        );
+    }
+}
+
+/// Transformer blocks: every weight there gets a gradient on every step.
+fn block_layers(r: &LayerRecord) -> impl Iterator<Item = &crate::run::LayerStat> {
+    r.layers.iter().filter(|l| l.layer.starts_with("h."))
+}
+
+/// AdamW's first step moves every weight with a non-zero gradient by exactly lr (m̂/√v̂ = ±1),
+/// plus a negligible weight decay: ‖Δθ‖ = lr·√numel per layer. A different size means the
+/// applied learning rate is not the logged one, or the moments are wrong.
+pub fn first_update(run: &RunData, out: &mut Vec<Finding>) {
+    let Some(rec) = run.layers.iter().find(|r| r.step == 1) else {
+        return;
+    };
+    let Some(lr) = rec.lr.filter(|&lr| lr > 0.0) else {
+        return;
+    };
+    let rho = median(block_layers(rec).filter_map(|l| {
+        let moved = l.update_ratio? * l.weight_norm?;
+        Some(moved / (lr * (l.numel as f64).sqrt()))
+    }));
+    let Some(rho) = rho else { return };
+    let (severity, cause, why) = if rho > 2.0 {
+        (
+            Verdict::Broken,
+            Some(Cause::LrTooHigh),
+            "the applied learning rate is larger than the logged one",
+        )
+    } else if (0.3..0.7).contains(&rho) {
+        (
+            Verdict::Broken,
+            Some(Cause::OptimizerStateBug),
+            "≈ 0.45 is AdamW without bias correction (0.1/√0.05)",
+        )
+    } else if rho < 0.3 {
+        (
+            Verdict::Broken,
+            Some(Cause::LrTooLow),
+            "the applied learning rate is smaller than the logged one",
+        )
+    } else if rho > 1.4 {
+        (
+            Verdict::Suspicious,
+            Some(Cause::LrTooHigh),
+            "larger than AdamW's exact first step",
+        )
+    } else {
+        (Verdict::Healthy, None, "as AdamW's first step should be")
+    };
+    push(
+        out,
+        "first-update",
+        severity,
+        cause,
+        format!("the first update moved the block weights by {rho:.3} × lr per weight: {why}"),
+    );
+}
+
+/// Weights a step leaves bit-for-bit unchanged: AdamW moves every weight with a non-zero moment,
+/// so a sizeable fraction means updates are rounded away (low-precision weights).
+pub fn unchanged_weights(run: &RunData, out: &mut Vec<Finding>) {
+    let per_step = run.layers.iter().filter(|r| r.step > 1).filter_map(|r| {
+        let (same, n) = block_layers(r).fold((0.0, 0.0), |(s, n), l| {
+            let f = l.unchanged_fraction.unwrap_or(0.0);
+            (s + f * l.numel as f64, n + l.numel as f64)
+        });
+        (n > 0.0).then(|| same / n)
+    });
+    let Some(frac) = median(per_step) else { return };
+    let severity = match frac {
+        f if f > 0.25 => Verdict::Broken,
+        f if f > 0.05 => Verdict::Suspicious,
+        _ => Verdict::Healthy,
+    };
+    push(
+        out,
+        "unchanged-weights",
+        severity,
+        (severity > Verdict::Healthy).then_some(Cause::PrecisionLoss),
+        format!(
+            "a typical step left {:.1} % of the block weights exactly unchanged{}",
+            100.0 * frac,
+            if severity > Verdict::Healthy {
+                ": updates are lost to rounding (low-precision weights?)"
+            } else {
+                ""
+            }
+        ),
+    );
+}
+
+/// Median late / median early gradient norm (`None` on short runs).
+fn grad_growth_of(run: &RunData) -> Option<f64> {
+    let g: Vec<f64> = run.steps.iter().filter_map(|s| s.grad_norm).collect();
+    if g.len() < 20 {
+        return None;
+    }
+    let early = median(fraction(&g, 0.05, 0.25).iter().copied())?;
+    let late = median(fraction(&g, 0.75, 1.0).iter().copied())?;
+    (early > 0.0).then(|| late / early)
+}
+
+/// Gradient norms that grow through training: gradients summed over steps (not zeroed) grow
+/// with the step count, while healthy gradient norms stay within a small factor.
+pub fn grad_growth(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
+    let Some(growth) = grad_growth_of(run) else {
+        return;
+    };
+    let ref_max = refs
+        .iter()
+        .filter_map(grad_growth_of)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    // Healthy runs here stay well under ×3; the references, when given, widen the bound.
+    let limit = ref_max.map_or(8.0, |m| (3.0 * m).max(4.0));
+    let severity = if growth > limit {
+        Verdict::Broken
+    } else if growth > limit / 2.0 {
+        Verdict::Suspicious
+    } else {
+        Verdict::Healthy
+    };
+    let refs_note = ref_max.map_or(String::new(), |m| {
+        format!(" (reference runs: up to ×{m:.2})")
+    });
+    push(
+        out,
+        "grad-growth",
+        severity,
+        (severity > Verdict::Healthy).then_some(Cause::OptimizerStateBug),
+        format!(
+            "the gradient norm changed ×{growth:.2} from early to late training{refs_note}{}",
+            if severity > Verdict::Healthy {
+                ": gradients probably accumulate across steps (not zeroed)"
+            } else {
+                ""
+            }
+        ),
+    );
+}
+
+/// Final val loss minus the median training loss of the last tenth of the run.
+fn train_val_gap_of(run: &RunData) -> Option<f64> {
+    let losses = run.finite_losses();
+    if losses.len() < 10 {
+        return None;
+    }
+    let train = median(fraction(&losses, 0.9, 1.0).iter().copied())?;
+    Some(run.summary.final_val_loss? - train)
+}
+
+/// A model that fits its training batches much better than held-out data has seen them before.
+pub fn train_val_gap(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
+    let Some(gap) = train_val_gap_of(run) else {
+        return;
+    };
+    let ref_max = refs
+        .iter()
+        .filter_map(train_val_gap_of)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    // On single-pass data the gap is noise around zero; without references allow 0.25 nats.
+    let base = ref_max.unwrap_or(0.15).max(0.0);
+    let excess = gap - base;
+    let severity = if excess > 0.3 {
+        Verdict::Broken
+    } else if excess > 0.1 {
+        Verdict::Suspicious
+    } else {
+        Verdict::Healthy
+    };
+    let refs_note = ref_max.map_or(String::new(), |m| {
+        format!(" (reference runs: up to {m:.3})")
+    });
+    push(
+        out,
+        "train-val-gap",
+        severity,
+        (severity > Verdict::Healthy).then_some(Cause::DataRepetition),
+        format!(
+            "val − train loss = {gap:.3} nats{refs_note}{}",
+            if severity > Verdict::Healthy {
+                ": the model fits its training data far better than new data (data repeated?)"
+            } else {
+                ""
+            }
+        ),
+    );
+}
+
+/// Median over logged steps after the first of the median block update ratio.
+fn update_ratio_of(run: &RunData) -> Option<f64> {
+    median(
+        run.layers
+            .iter()
+            .filter(|r| r.step > 1)
+            .filter_map(|r| median(block_layers(r).filter_map(|l| l.update_ratio))),
+    )
+}
+
+/// Reference runs closest in size: within a factor 2 of N, else none.
+fn similar<'a>(run: &RunData, refs: &'a [RunData]) -> Vec<&'a RunData> {
+    refs.iter()
+        .filter(|r| (r.summary.n / run.summary.n).ln().abs() <= 2f64.ln())
+        .collect()
+}
+
+/// Update/weight ratios far from those of healthy runs of similar size.
+pub fn update_size(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
+    let Some(mine) = update_ratio_of(run) else {
+        return;
+    };
+    let Some(theirs) = median(similar(run, refs).into_iter().filter_map(update_ratio_of)) else {
+        return;
+    };
+    if theirs <= 0.0 {
+        return;
+    }
+    let ratio = mine / theirs;
+    let (severity, cause) = if ratio > 4.0 {
+        (Verdict::Suspicious, Some(Cause::LrTooHigh))
+    } else if ratio < 0.25 {
+        (Verdict::Suspicious, Some(Cause::LrTooLow))
+    } else {
+        (Verdict::Healthy, None)
+    };
+    push(
+        out,
+        "update-size",
+        severity,
+        cause,
+        format!(
+            "typical update/weight ratio {mine:.2e}, {ratio:.2} × that of reference runs of similar size"
+        ),
+    );
+}
+
+/// (tokens, smoothed training loss).
+fn curve(run: &RunData) -> Vec<(f64, f64)> {
+    let pts: Vec<(f64, f64)> = run
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.tokens as f64, s.loss?)))
+        .collect();
+    let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    let smoothed = smooth(&ys, 9);
+    pts.iter().zip(smoothed).map(|(p, y)| (p.0, y)).collect()
+}
+
+/// The loss curve's shape against the closest healthy run: the first half of training, where
+/// schedules of different lengths still agree, compared at equal tokens.
+pub fn curve_shape(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
+    let Some(nearest) = similar(run, refs).into_iter().min_by(|a, b| {
+        let da = (a.summary.n / run.summary.n).ln().abs();
+        let db = (b.summary.n / run.summary.n).ln().abs();
+        da.total_cmp(&db)
+    }) else {
+        return;
+    };
+    let (mine, theirs) = (curve(run), curve(nearest));
+    let horizon = run.summary.d.min(nearest.summary.d);
+    let rel = median(
+        mine.iter()
+            .filter(|(t, _)| *t > 0.1 * horizon && *t <= 0.5 * horizon)
+            .filter_map(|&(t, y)| Some(y / interpolate(&theirs, t)? - 1.0)),
+    );
+    let Some(rel) = rel else { return };
+    let severity = if rel.abs() > 0.1 {
+        Verdict::Suspicious
+    } else {
+        Verdict::Healthy
+    };
+    let name = nearest.dir.file_name().map_or_else(
+        || nearest.dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    push(
+        out,
+        "curve-shape",
+        severity,
+        None,
+        format!(
+            "over the first half of training the loss runs {:+.1} % against reference run {name} (N = {:.3e})",
+            100.0 * rel,
+            nearest.summary.n
+        ),
+    );
+}
+
+/// Median tokens/s over steps after the first few (start-up and the first evaluation excluded).
+fn throughput_of(run: &RunData) -> Option<f64> {
+    median(run.steps.iter().skip(3).filter_map(|s| s.tok_per_s))
+}
+
+/// Throughput against reference runs of similar size on the same thread count.
+pub fn throughput(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
+    let Some(mine) = throughput_of(run) else {
+        return;
+    };
+    let same: Vec<&RunData> = similar(run, refs)
+        .into_iter()
+        .filter(|r| r.summary.threads == run.summary.threads)
+        .collect();
+    let Some(theirs) = median(same.into_iter().filter_map(throughput_of)) else {
+        return;
+    };
+    let ratio = mine / theirs;
+    // Machine load alone moves throughput by tens of percent: only a large drop is a signal.
+    let severity = if ratio < 0.3 {
+        Verdict::Suspicious
+    } else {
+        Verdict::Healthy
+    };
+    push(
+        out,
+        "throughput",
+        severity,
+        (severity > Verdict::Healthy).then_some(Cause::ThroughputRegression),
+        format!(
+            "{mine:.0} tokens/s, {ratio:.2} × reference runs of similar size on the same threads"
+        ),
+    );
+}
+
+/// A run cut short by its wall-time limit.
+pub fn under_training(run: &RunData, out: &mut Vec<Finding>) {
+    let Some(planned) = run.planned_tokens.filter(|&p| p > 0) else {
+        return;
+    };
+    if run.summary.stop_reason.as_deref() == Some("max_time")
+        && run.summary.d < 0.95 * planned as f64
+    {
+        push(
+            out,
+            "under-training",
+            Verdict::Suspicious,
+            Some(Cause::UnderTraining),
+            format!(
+                "stopped by its time limit after {:.0} % of its planned {planned} tokens",
+                100.0 * run.summary.d / planned as f64
+            ),
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! Is this training run broken? (DESIGN §5.)
+//!
+//! A run is judged three ways, each a list of [`Finding`]s:
+//! 1. against a fitted scaling law: its final loss at its (N, D) against the law's prediction
+//!    interval, in standard deviations; too low is as suspicious as too high (leaked targets);
+//! 2. against healthy reference runs (a ladder): the shape of its loss curve, its train/val gap,
+//!    its update sizes and its throughput;
+//! 3. against its own health signals: non-finite values, health events, the size of AdamW's
+//!    first update (exactly `lr` per weight when the optimizer is right), weights left unchanged
+//!    by a step (precision loss), gradient norms that grow without bound (stale gradients).
+//!
+//! The verdict is the worst severity found, and the cause is the most specific cause class named
+//! by the most severe findings (see [`Cause`] for the order).
+
+mod checks;
+mod error;
+mod run;
+mod stats;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use error::{Error, Result};
+pub use run::{Event, LayerRecord, LayerStat, RunData, RunSummary, Step};
+
+/// How bad it is; ordered from good to bad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Nothing out of the ordinary.
+    Healthy,
+    /// Worth a look: one signal is off.
+    Suspicious,
+    /// Something is wrong: do not trust this run.
+    Broken,
+}
+
+impl Verdict {
+    /// `healthy`, `suspicious` or `broken`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "healthy",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Broken => "broken",
+        }
+    }
+}
+
+/// Cause classes, most specific first: when several findings of the same severity name causes,
+/// the earliest in this order is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// Loss or gradients became non-finite.
+    Diverged,
+    /// The model sees what it should predict (a leaky mask, targets in the inputs).
+    TargetLeakage,
+    /// Weights start far too large (or too small).
+    BadInitialisation,
+    /// Updates are rounded away (low-precision weights or accumulation).
+    PrecisionLoss,
+    /// The optimizer's state or gradients are wrong (not zeroed, no bias correction, ...).
+    OptimizerStateBug,
+    /// The applied learning rate is too high.
+    LrTooHigh,
+    /// The applied learning rate is too low.
+    LrTooLow,
+    /// The model sees the same data over and over.
+    DataRepetition,
+    /// The run stopped before it had the tokens it needed.
+    UnderTraining,
+    /// Training is slower than the machine usually is.
+    ThroughputRegression,
+}
+
+impl Cause {
+    /// The kebab-case name, as in `diagnosis.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Diverged => "diverged",
+            Cause::TargetLeakage => "target-leakage",
+            Cause::BadInitialisation => "bad-initialisation",
+            Cause::PrecisionLoss => "precision-loss",
+            Cause::OptimizerStateBug => "optimizer-state-bug",
+            Cause::LrTooHigh => "lr-too-high",
+            Cause::LrTooLow => "lr-too-low",
+            Cause::DataRepetition => "data-repetition",
+            Cause::UnderTraining => "under-training",
+            Cause::ThroughputRegression => "throughput-regression",
+        }
+    }
+}
+
+/// One piece of evidence.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// Which check produced it (`law`, `entropy`, `first-update`, ...).
+    pub check: &'static str,
+    /// How bad this one signal is.
+    pub severity: Verdict,
+    /// The cause class it points to, when it points to one.
+    pub cause: Option<Cause>,
+    /// What was measured, in words and numbers.
+    pub message: String,
+}
+
+/// The run's final loss against the law.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LawComparison {
+    /// The law's name in fit.json.
+    pub law: String,
+    /// Non-embedding parameters of the run.
+    #[serde(rename = "N")]
+    pub n: f64,
+    /// Training tokens of the run.
+    #[serde(rename = "D")]
+    pub d: f64,
+    /// The run's final validation loss.
+    pub observed: f64,
+    /// The law's point prediction.
+    pub predicted: f64,
+    /// The prediction's 95 % interval: parameter uncertainty and the ladder's scatter.
+    pub interval95: [f64; 2],
+    /// ln(observed / predicted) in standard deviations of the interval.
+    pub z: f64,
+}
+
+/// What `ladder diagnose` concludes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// The run directory.
+    pub run: String,
+    /// Worst severity over all findings.
+    pub verdict: Verdict,
+    /// The most likely cause class.
+    pub cause: Option<Cause>,
+    /// The comparison with the law, when a law was given and applies.
+    pub law: Option<LawComparison>,
+    /// Reference runs used.
+    pub references: usize,
+    /// All findings, worst first.
+    pub findings: Vec<Finding>,
+}
+
+/// What to compare the run with.
+#[derive(Clone, Debug, Default)]
+pub struct DiagnoseOptions {
+    /// A `fit.json` with a law of loss in (N, D) (chinchilla or kaplan).
+    pub law: Option<PathBuf>,
+    /// Healthy reference runs: a sweep, a run directory or a folder of runs.
+    pub reference: Option<PathBuf>,
+}
+
+/// Diagnoses the run in `run_dir`.
+pub fn diagnose(run_dir: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
+    let run = RunData::load(run_dir)?;
+    let law = opts
+        .law
+        .as_deref()
+        .map(ladder_laws::FitFile::load)
+        .transpose()?;
+    let references = match &opts.reference {
+        Some(dir) => load_references(dir, run_dir)?,
+        None => Vec::new(),
+    };
+    Ok(judge(&run, law.as_ref(), &references))
+}
+
+/// Completed runs under `dir` other than the diagnosed one.
+fn load_references(dir: &Path, run_dir: &Path) -> Result<Vec<RunData>> {
+    let own = std::fs::canonicalize(run_dir).ok();
+    let mut out = Vec::new();
+    for path in ladder_laws::runs::find_runs(dir)? {
+        if std::fs::canonicalize(&path).ok() == own {
+            continue;
+        }
+        let r = RunData::load(&path)?;
+        if r.summary.status == "completed" {
+            out.push(r);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::malformed(
+            dir,
+            "holds no completed reference runs; pass a sweep or a folder of healthy run directories",
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs every check and combines the findings.
+pub fn judge(run: &RunData, law: Option<&ladder_laws::FitFile>, refs: &[RunData]) -> Diagnosis {
+    let mut findings = Vec::new();
+    let law_cmp = law.and_then(|fit| checks::law(run, fit, &mut findings));
+    checks::health(run, &mut findings);
+    checks::entropy(run, &mut findings);
+    checks::initial_loss(run, &mut findings);
+    checks::first_update(run, &mut findings);
+    checks::unchanged_weights(run, &mut findings);
+    checks::grad_growth(run, refs, &mut findings);
+    checks::train_val_gap(run, refs, &mut findings);
+    checks::update_size(run, refs, &mut findings);
+    checks::curve_shape(run, refs, &mut findings);
+    checks::throughput(run, refs, &mut findings);
+    checks::under_training(run, &mut findings);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let verdict = findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Verdict::Healthy);
+    // The most specific cause among the worst findings that name one, else among the others.
+    let cause = [verdict, Verdict::Suspicious]
+        .iter()
+        .filter(|&&v| v > Verdict::Healthy)
+        .find_map(|&v| {
+            findings
+                .iter()
+                .filter(|f| f.severity == v)
+                .filter_map(|f| f.cause)
+                .min()
+        });
+    Diagnosis {
+        run: run.dir.display().to_string(),
+        verdict,
+        cause,
+        law: law_cmp,
+        references: refs.len(),
+        findings,
+    }
+}

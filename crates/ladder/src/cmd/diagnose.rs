@@ -1,0 +1,90 @@
+//! `ladder diagnose`: is this run broken? The checks live in `ladder_diagnose`; this module
+//! prints the verdict with its evidence and writes `diagnosis.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ladder_diagnose::{DiagnoseOptions, Diagnosis, Verdict};
+
+/// Arguments of `ladder diagnose`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  ladder diagnose runs/suspect --law sweeps/iso/fit.json --reference sweeps/iso
+  ladder diagnose runs/suspect --reference sweeps/iso --check   # exit 2 if suspicious, 3 if broken
+
+The verdict is healthy, suspicious or broken, with the most likely cause class: diverged,
+target-leakage, bad-initialisation, precision-loss, optimizer-state-bug, lr-too-high,
+lr-too-low, data-repetition, under-training or throughput-regression. Every check that ran
+is listed as evidence. See docs/diagnose.md.")]
+pub struct DiagnoseArgs {
+    /// The run directory to judge (written by `ladder train`).
+    pub run: PathBuf,
+    /// fit.json of a loss law in (N, D) (chinchilla or kaplan), fitted on healthy runs.
+    #[arg(long, value_name = "FILE")]
+    pub law: Option<PathBuf>,
+    /// Healthy reference runs: a sweep directory, or a folder of run directories.
+    #[arg(long, value_name = "DIR")]
+    pub reference: Option<PathBuf>,
+    /// Where to write the diagnosis (default: RUN/diagnosis.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit with 2 when suspicious and 3 when broken (for scripts and CI).
+    #[arg(long)]
+    pub check: bool,
+    /// Print the diagnosis as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: DiagnoseArgs) -> anyhow::Result<ExitCode> {
+    let opts = DiagnoseOptions {
+        law: a.law.clone(),
+        reference: a.reference.clone(),
+    };
+    let d = ladder_diagnose::diagnose(&a.run, &opts)?;
+    let json = serde_json::to_string_pretty(&d)? + "\n";
+    let out = a.out.unwrap_or_else(|| a.run.join("diagnosis.json"));
+    ladder_train::fsutil::write_atomic(&out, json.as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    if a.json {
+        print!("{json}");
+    } else {
+        print!("{}", render(&d));
+        println!("written: {}", out.display());
+    }
+    Ok(match (a.check, d.verdict) {
+        (true, Verdict::Suspicious) => ExitCode::from(2),
+        (true, Verdict::Broken) => ExitCode::from(3),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// The verdict, the cause and one line per finding, worst first.
+fn render(d: &Diagnosis) -> String {
+    let mut s = format!("{}: {}", d.run, d.verdict.as_str().to_uppercase());
+    match d.cause {
+        Some(c) => s += &format!(" (most likely cause: {})\n", c.as_str()),
+        None if d.verdict > Verdict::Healthy => s += " (cause unclear: see the evidence)\n",
+        None => s += "\n",
+    }
+    if let Some(l) = &d.law {
+        s += &format!(
+            "law: observed {:.4}, predicted {:.4} [{:.4}, {:.4}], z = {:+.1}\n",
+            l.observed, l.predicted, l.interval95[0], l.interval95[1], l.z
+        );
+    }
+    if d.references > 0 {
+        s += &format!("reference runs: {}\n", d.references);
+    }
+    s += "evidence:\n";
+    for f in &d.findings {
+        s += &format!(
+            "  {:<10} {:<18} {}\n",
+            f.severity.as_str(),
+            f.check,
+            f.message
+        );
+    }
+    s
+}
