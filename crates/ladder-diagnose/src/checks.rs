@@ -287,9 +287,11 @@ pub fn unchanged_weights(run: &RunData, out: &mut Vec<Finding>) {
         (n > 0.0).then(|| same / n)
     });
     let Some(frac) = median(per_step) else { return };
+    // f32 AdamW moves every block weight on every step (0 % unchanged in every healthy run
+    // measured); bf16 rounding left 10–60 % unchanged as the learning rate decayed.
     let severity = match frac {
-        f if f > 0.25 => Verdict::Broken,
-        f if f > 0.05 => Verdict::Suspicious,
+        f if f > 0.1 => Verdict::Broken,
+        f if f > 0.01 => Verdict::Suspicious,
         _ => Verdict::Healthy,
     };
     push(
@@ -358,38 +360,86 @@ pub fn grad_growth(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
     );
 }
 
-/// Final val loss minus the median training loss of the last tenth of the run.
-fn train_val_gap_of(run: &RunData) -> Option<f64> {
-    let losses = run.finite_losses();
-    if losses.len() < 10 {
-        return None;
-    }
-    let train = median(fraction(&losses, 0.9, 1.0).iter().copied())?;
-    Some(run.summary.final_val_loss? - train)
+/// Median cosine between consecutive steps' gradients.
+fn grad_cosine_of(run: &RunData) -> Option<f64> {
+    median(run.layers.iter().filter_map(|r| r.grad_cosine_prev))
 }
 
-/// A model that fits its training batches much better than held-out data has seen them before.
-pub fn train_val_gap(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
-    let Some(gap) = train_val_gap_of(run) else {
+/// Consecutive minibatch gradients are mostly noise, nearly orthogonal (cosine ≈ 0.05 on the
+/// tiny ladders measured); a gradient buffer that is not zeroed between steps carries the old
+/// gradient along and keeps pointing the same way (≈ 0.75 measured, with clipping on).
+pub fn grad_persistence(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
+    let Some(cos) = grad_cosine_of(run) else {
         return;
     };
     let ref_max = refs
         .iter()
-        .filter_map(train_val_gap_of)
+        .filter_map(grad_cosine_of)
         .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-    // On single-pass data the gap is noise around zero; without references allow 0.25 nats.
-    let base = ref_max.unwrap_or(0.15).max(0.0);
-    let excess = gap - base;
-    let severity = if excess > 0.3 {
+    let limit = ref_max.map_or(0.5, |m| (m + 0.3).max(0.5));
+    let severity = if cos > limit {
         Verdict::Broken
-    } else if excess > 0.1 {
+    } else if cos > limit - 0.2 {
         Verdict::Suspicious
     } else {
         Verdict::Healthy
     };
     let refs_note = ref_max.map_or(String::new(), |m| {
-        format!(" (reference runs: up to {m:.3})")
+        format!(" (reference runs: up to {m:.2})")
     });
+    push(
+        out,
+        "grad-persistence",
+        severity,
+        (severity > Verdict::Healthy).then_some(Cause::OptimizerStateBug),
+        format!(
+            "consecutive gradients have a median cosine of {cos:.2}{refs_note}{}",
+            if severity > Verdict::Healthy {
+                ": the gradient buffer is probably not zeroed between steps"
+            } else {
+                ""
+            }
+        ),
+    );
+}
+
+/// Final val loss minus the mean training loss of the last fifth of the run.
+fn train_val_gap_of(run: &RunData) -> Option<f64> {
+    let losses = run.finite_losses();
+    if losses.len() < 10 {
+        return None;
+    }
+    let tail = fraction(&losses, 0.8, 1.0);
+    let train = tail.iter().sum::<f64>() / tail.len() as f64;
+    Some(run.summary.final_val_loss? - train)
+}
+
+/// A model that fits its training batches much better than held-out data has seen them before.
+/// Per-step training losses are noisy (a standard deviation of 0.8 nats per step was measured on
+/// tiny synthetic runs), so the bounds sit well above the reference runs' mean gap.
+pub fn train_val_gap(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
+    let Some(gap) = train_val_gap_of(run) else {
+        return;
+    };
+    let ref_gaps: Vec<f64> = refs.iter().filter_map(train_val_gap_of).collect();
+    let base = if ref_gaps.is_empty() {
+        0.2
+    } else {
+        ref_gaps.iter().sum::<f64>() / ref_gaps.len() as f64
+    };
+    let excess = gap - base.max(0.0);
+    let severity = if excess > 0.5 {
+        Verdict::Broken
+    } else if excess > 0.3 {
+        Verdict::Suspicious
+    } else {
+        Verdict::Healthy
+    };
+    let refs_note = if ref_gaps.is_empty() {
+        String::new()
+    } else {
+        format!(" (reference runs: {base:.3} on average)")
+    };
     push(
         out,
         "train-val-gap",

@@ -199,6 +199,7 @@ pub fn judge(run: &RunData, law: Option<&ladder_laws::FitFile>, refs: &[RunData]
     checks::first_update(run, &mut findings);
     checks::unchanged_weights(run, &mut findings);
     checks::grad_growth(run, refs, &mut findings);
+    checks::grad_persistence(run, refs, &mut findings);
     checks::train_val_gap(run, refs, &mut findings);
     checks::update_size(run, refs, &mut findings);
     checks::curve_shape(run, refs, &mut findings);

@@ -102,6 +102,9 @@ pub struct LayerRecord {
     /// Learning rate that step used.
     #[serde(default)]
     pub lr: Option<f64>,
+    /// Cosine between this step's gradient and the previous step's.
+    #[serde(default)]
+    pub grad_cosine_prev: Option<f64>,
     /// Per layer, in buffer order.
     pub layers: Vec<LayerStat>,
 }

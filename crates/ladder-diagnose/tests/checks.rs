@@ -39,6 +39,7 @@ fn healthy(n: f64, d: f64) -> RunData {
         .map(|&step| LayerRecord {
             step,
             lr: Some(1e-4),
+            grad_cosine_prev: (step > 1).then_some(0.05),
             layers: vec![
                 layer("wte", 1e-3, 0.0),
                 layer("h.0", 1e-3, 0.0),
@@ -141,6 +142,15 @@ fn growing_gradient_norms_are_an_optimizer_state_bug() {
     let mut r = healthy(1e6, 2e7);
     for s in &mut r.steps {
         s.grad_norm = Some(s.step as f64);
+    }
+    check(&r, Verdict::Broken, Some(Cause::OptimizerStateBug));
+}
+
+#[test]
+fn persistent_gradient_directions_are_an_optimizer_state_bug() {
+    let mut r = healthy(1e6, 2e7);
+    for rec in &mut r.layers[1..] {
+        rec.grad_cosine_prev = Some(0.75);
     }
     check(&r, Verdict::Broken, Some(Cause::OptimizerStateBug));
 }

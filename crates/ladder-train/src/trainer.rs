@@ -23,10 +23,12 @@ use crate::checkpoint::{self, CheckpointState};
 use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::fsutil::{write_atomic, write_json_atomic};
+use crate::layerlog::LayerLog;
 use crate::metrics::{
     bits_per_byte, Event, JsonlWriter, PeakSource, Status, StepRecord, StopReason, Summary,
 };
 use crate::perf;
+use crate::planted::PlantedBug;
 use crate::schedule::LrSchedule;
 
 /// What [`train`] needs beyond the config.
@@ -86,10 +88,11 @@ pub struct Silent;
 impl Observer for Silent {}
 
 /// The files a run writes; `--force` removes exactly these before training.
-const RUN_FILES: [&str; 5] = [
+const RUN_FILES: [&str; 6] = [
     "config.toml",
     "metrics.jsonl",
     "events.jsonl",
+    "layers.jsonl",
     "summary.json",
     "checkpoints",
 ];
@@ -249,6 +252,8 @@ struct Run {
     schedule: LrSchedule,
     inputs: Vec<u32>,
     targets: Vec<u32>,
+    /// A planted bug (testing aid for diagnosis); `None` in real runs.
+    bug: PlantedBug,
     flops_per_token: f64,
     entropy: Option<f64>,
     // progress
@@ -294,10 +299,12 @@ impl Run {
         };
 
         let layout = ParamLayout::new(&model_cfg);
-        let params = ladder_model::init_params(&model_cfg, t.seed);
+        let bug = config.debug.bug;
+        let params = bug.init_params(&model_cfg, t.seed);
         let grads = vec![0.0f32; layout.len];
-        let adam = AdamW::new(&layout);
-        let ws = Workspace::new(&model_cfg, b, seq)?;
+        let mut adam = AdamW::new(&layout);
+        let mut ws = Workspace::new(&model_cfg, b, seq)?;
+        bug.configure(&mut ws, &mut adam);
         let shard = meta.open_shard(data_dir, Split::Train)?;
         let sampler = TrainSampler::new(shard, seq, t.seed)?;
         let val = ValSet::load(data_dir, &meta, &config)?;
@@ -333,6 +340,7 @@ impl Run {
             schedule,
             inputs: vec![0; b * seq],
             targets: vec![0; b * seq],
+            bug,
             flops_per_token,
             entropy,
             step: 0,
@@ -351,6 +359,11 @@ impl Run {
     fn train_loop(&mut self, obs: &mut dyn Observer) -> Result<StopReason> {
         let mut metrics = JsonlWriter::create(&self.out.join("metrics.jsonl"))?;
         let mut events = JsonlWriter::create(&self.out.join("events.jsonl"))?;
+        let mut layer_log = LayerLog::create(
+            &self.out.join("layers.jsonl"),
+            self.config.log.layer_stats_every,
+            self.layout.len,
+        )?;
         obs.on_start(&self.info);
         self.wall = Instant::now();
         let t = self.config.train.clone();
@@ -361,21 +374,26 @@ impl Run {
             if let Some(reason) = self.stop_reason() {
                 metrics.finish()?;
                 events.finish()?;
+                if let Some(log) = layer_log {
+                    log.finish()?;
+                }
                 return Ok(reason);
             }
             let t0 = Instant::now();
             // 1) micro-batches
-            self.grads.fill(0.0);
+            if self.bug.zero_grads() {
+                self.grads.fill(0.0);
+            }
             let mut loss_sum = 0.0f64;
             for micro in 0..accum {
                 let first = (self.step * accum as u64 + micro as u64) * b as u64;
                 for i in 0..b {
                     let r = i * seq..(i + 1) * seq;
-                    self.sampler.sequence(
-                        first + i as u64,
-                        &mut self.inputs[r.clone()],
-                        &mut self.targets[r],
-                    );
+                    let index = self
+                        .bug
+                        .sequence_index(first + i as u64, self.sampler.windows_per_epoch());
+                    self.sampler
+                        .sequence(index, &mut self.inputs[r.clone()], &mut self.targets[r]);
                 }
                 let loss = self.ws.forward_backward(
                     &self.params,
@@ -403,13 +421,20 @@ impl Run {
             }
             // 4) update
             let lr = self.schedule.lr_at(self.step);
+            if let Some(log) = layer_log.as_mut() {
+                log.before_update(step_no, &self.params);
+            }
             self.adam.step(
                 &self.layout,
                 &mut self.params,
                 &self.grads,
-                lr as f32,
+                (lr * self.bug.lr_factor()) as f32,
                 t.weight_decay as f32,
             );
+            self.bug.after_step(&mut self.params);
+            if let Some(log) = layer_log.as_mut() {
+                log.after_update(step_no, lr, &self.layout, &self.params, &self.grads)?;
+            }
             self.step = step_no;
             self.last_loss = Some(loss);
             let dt = t0.elapsed().as_secs_f64();

@@ -40,6 +40,12 @@ pub struct Config {
     /// Where the tokens come from (filled in by `ladder train` from `--data`).
     #[serde(default)]
     pub data: DataSection,
+    /// What the trainer logs for diagnosis.
+    #[serde(default)]
+    pub log: LogSection,
+    /// Testing aids (planted bugs); empty in real runs.
+    #[serde(default)]
+    pub debug: DebugSection,
 }
 
 /// Model architecture. Only GPT-2 exists for now (DESIGN §2); `llama` comes later.
@@ -216,6 +222,32 @@ impl Default for CheckpointSection {
 pub struct DataSection {
     /// The data directory ("" = given with `--data`); the resolved config holds the absolute path.
     pub dir: String,
+}
+
+/// `[log]`: extra records for `ladder diagnose`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// Optimizer steps between per-layer statistics in `layers.jsonl` (step 1 is always
+    /// logged; 0 = off).
+    pub layer_stats_every: u64,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        // One pass over params, grads and a copy: well under 1 % of a step when taken every 10.
+        LogSection {
+            layer_stats_every: 10,
+        }
+    }
+}
+
+/// `[debug]`: testing aids for diagnosis, never for real training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DebugSection {
+    /// A planted bug (`ladder train --debug-bug NAME`); "" = none.
+    pub bug: crate::planted::PlantedBug,
 }
 
 /// A named starting point (DESIGN §7): `tiny`, `S`, `M`.

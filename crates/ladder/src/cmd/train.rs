@@ -52,6 +52,11 @@ pub struct TrainArgs {
     /// Print the resolved config (every key) and exit without training.
     #[arg(long)]
     pub print_config: bool,
+    /// TESTING AID, never for real training: plant a known bug so `ladder diagnose` can be tested
+    /// on it (same as --set debug.bug=NAME): causal-leak, stale-grad, bad-init,
+    /// no-bias-correction, bf16-weights, lr-x30, repeat-data.
+    #[arg(long, value_name = "NAME")]
+    pub debug_bug: Option<ladder_train::planted::PlantedBug>,
 }
 
 /// Resolves `--preset`, `--config` and `--set` into a config (shared with `ladder bench`).
@@ -65,7 +70,10 @@ pub fn resolve_config(
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let config = resolve_config(args.preset.as_deref(), args.config.as_deref(), &args.set)?;
+    let mut config = resolve_config(args.preset.as_deref(), args.config.as_deref(), &args.set)?;
+    if let Some(bug) = args.debug_bug {
+        config.debug.bug = bug;
+    }
     if args.print_config {
         print!("{}", config.to_toml());
         return Ok(());
