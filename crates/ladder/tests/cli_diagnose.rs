@@ -18,7 +18,7 @@ fn s(p: &Path) -> &str {
 /// Runs the commands two at a time (CI has two cores; each trainer uses one thread).
 fn run_all(mut cmds: Vec<Command>) {
     let mut running: Vec<(Child, String)> = Vec::new();
-    let wait = |(mut c, what): (Child, String)| {
+    let wait = |(c, what): (Child, String)| {
         let out = c.wait_with_output().expect("wait for ladder");
         assert!(
             out.status.success(),
