@@ -103,7 +103,8 @@ pub struct SynthMeta {
     /// tokens of `val.bin`.
     pub entropy_stderr: f64,
     /// Exact mean loss of the true process over the first `tokens` targets of `val.bin`
-    /// (targets `1..=tokens`), for evaluations that read only a prefix (see `val_batches`).
+    /// (targets `1..=tokens`), for tools that evaluate a prefix (ladder itself spreads its
+    /// evaluation windows over the split, see `val_batches`, and compares with the full entropy).
     pub entropy_prefix: Vec<PrefixEntropy>,
     /// For common sequence lengths T, bounds on the best loss a model that sees only T-token
     /// windows (as `val_batches` cuts them) can reach on `val.bin`. (Absent, hence empty, in
