@@ -610,3 +610,40 @@ pub fn under_training(run: &RunData, out: &mut Vec<Finding>) {
         );
     }
 }
+
+/// Medians over logged steps after the first of one layer's gradient norm and update ratio.
+fn layer_medians(run: &RunData, layer: &str) -> (Option<f64>, Option<f64>) {
+    let stats = || {
+        run.layers
+            .iter()
+            .filter(|r| r.step > 1)
+            .flat_map(|r| r.layers.iter().filter(|l| l.layer == layer))
+    };
+    (
+        median(stats().filter_map(|l| l.grad_norm)),
+        median(stats().filter_map(|l| l.update_ratio)),
+    )
+}
+
+/// Per-layer gradient norms and update/weight ratios, with the reference runs' update ratio.
+pub fn layer_table(run: &RunData, refs: &[RunData]) -> Vec<crate::LayerSummary> {
+    let Some(first) = run.layers.first() else {
+        return Vec::new();
+    };
+    let near = similar(run, refs);
+    first
+        .layers
+        .iter()
+        .filter_map(|l| {
+            let (grad_norm, update_ratio) = layer_medians(run, &l.layer);
+            Some(crate::LayerSummary {
+                layer: l.layer.clone(),
+                grad_norm: grad_norm?,
+                update_ratio: update_ratio?,
+                reference_update_ratio: median(
+                    near.iter().filter_map(|r| layer_medians(r, &l.layer).1),
+                ),
+            })
+        })
+        .collect()
+}

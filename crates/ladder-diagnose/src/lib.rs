@@ -126,6 +126,19 @@ pub struct LawComparison {
     pub z: f64,
 }
 
+/// One layer's statistics: medians over the logged steps after the first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerSummary {
+    /// `wte`, `wpe`, `h.0`, ..., `ln_f`.
+    pub layer: String,
+    /// Gradient norm (after clipping).
+    pub grad_norm: f64,
+    /// ‖Δθ‖ / ‖θ‖ per step.
+    pub update_ratio: f64,
+    /// The same for reference runs of similar size, when there are any.
+    pub reference_update_ratio: Option<f64>,
+}
+
 /// What `ladder diagnose` concludes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnosis {
@@ -141,6 +154,8 @@ pub struct Diagnosis {
     pub references: usize,
     /// All findings, worst first.
     pub findings: Vec<Finding>,
+    /// Per-layer statistics from `layers.jsonl` (empty when the run has none).
+    pub layers: Vec<LayerSummary>,
 }
 
 /// What to compare the run with.
@@ -229,5 +244,6 @@ pub fn judge(run: &RunData, law: Option<&ladder_laws::FitFile>, refs: &[RunData]
         law: law_cmp,
         references: refs.len(),
         findings,
+        layers: checks::layer_table(run, refs),
     }
 }

@@ -87,6 +87,21 @@ fn a_clean_run_is_healthy() {
     // Without references too.
     let d = judge(&healthy(1.1e6, 2e7), None, &[]);
     assert_eq!(d.verdict, Verdict::Healthy, "{:#?}", d.findings);
+    // Per-layer medians over the logged steps after the first, with the references' beside.
+    let d = judge(&healthy(1.1e6, 2e7), None, &refs());
+    let layers: Vec<(&str, f64, Option<f64>)> = d
+        .layers
+        .iter()
+        .map(|l| (l.layer.as_str(), l.update_ratio, l.reference_update_ratio))
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            ("wte", 1e-3, Some(1e-3)),
+            ("h.0", 1e-3, Some(1e-3)),
+            ("h.1", 1e-3, Some(1e-3))
+        ]
+    );
 }
 
 #[test]

@@ -77,6 +77,19 @@ fn render(d: &Diagnosis) -> String {
     if d.references > 0 {
         s += &format!("reference runs: {}\n", d.references);
     }
+    if !d.layers.is_empty() {
+        s +=
+            "layers (medians over logged steps): grad norm, update/weight ratio (reference runs)\n";
+        for l in &d.layers {
+            let reference = l
+                .reference_update_ratio
+                .map_or(String::new(), |r| format!("  ({r:.2e})"));
+            s += &format!(
+                "  {:<6} {:>10.3e} {:>10.2e}{reference}\n",
+                l.layer, l.grad_norm, l.update_ratio
+            );
+        }
+    }
     s += "evidence:\n";
     for f in &d.findings {
         s += &format!(
