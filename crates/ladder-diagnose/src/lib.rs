@@ -165,6 +165,8 @@ pub struct DiagnoseOptions {
     pub law: Option<PathBuf>,
     /// Healthy reference runs: a sweep, a run directory or a folder of runs.
     pub reference: Option<PathBuf>,
+    /// Leave throughput out: on a shared or busy machine, timing says nothing about the run.
+    pub skip_throughput: bool,
 }
 
 /// Diagnoses the run in `run_dir`.
@@ -179,7 +181,12 @@ pub fn diagnose(run_dir: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         Some(dir) => load_references(dir, run_dir)?,
         None => Vec::new(),
     };
-    Ok(judge(&run, law.as_ref(), &references))
+    Ok(judge_with(
+        &run,
+        law.as_ref(),
+        &references,
+        !opts.skip_throughput,
+    ))
 }
 
 /// Completed runs under `dir` other than the diagnosed one.
@@ -206,6 +213,16 @@ fn load_references(dir: &Path, run_dir: &Path) -> Result<Vec<RunData>> {
 
 /// Runs every check and combines the findings.
 pub fn judge(run: &RunData, law: Option<&ladder_laws::FitFile>, refs: &[RunData]) -> Diagnosis {
+    judge_with(run, law, refs, true)
+}
+
+/// As [`judge`]; `compare_throughput = false` leaves out the one check that depends on timing.
+pub fn judge_with(
+    run: &RunData,
+    law: Option<&ladder_laws::FitFile>,
+    refs: &[RunData],
+    compare_throughput: bool,
+) -> Diagnosis {
     let mut findings = Vec::new();
     let law_cmp = law.and_then(|fit| checks::law(run, fit, &mut findings));
     checks::health(run, &mut findings);
@@ -218,7 +235,9 @@ pub fn judge(run: &RunData, law: Option<&ladder_laws::FitFile>, refs: &[RunData]
     checks::train_val_gap(run, refs, &mut findings);
     checks::update_size(run, refs, &mut findings);
     checks::curve_shape(run, refs, &mut findings);
-    checks::throughput(run, refs, &mut findings);
+    if compare_throughput {
+        checks::throughput(run, refs, &mut findings);
+    }
     checks::under_training(run, &mut findings);
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let verdict = findings

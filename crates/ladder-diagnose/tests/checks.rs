@@ -1,7 +1,9 @@
 //! Each check on runs built in memory with one known defect: the verdict and the cause class
 //! must name it, and a clean run must be healthy.
 
-use ladder_diagnose::{judge, Cause, LayerRecord, LayerStat, RunData, RunSummary, Step, Verdict};
+use ladder_diagnose::{
+    judge, judge_with, Cause, LayerRecord, LayerStat, RunData, RunSummary, Step, Verdict,
+};
 use ladder_laws::{synth, FitOptions};
 
 const V: u64 = 1024;
@@ -195,6 +197,10 @@ fn slow_training_is_a_throughput_regression() {
         s.tok_per_s = Some(1_000.0);
     }
     check(&r, Verdict::Suspicious, Some(Cause::ThroughputRegression));
+    // --no-throughput: the only timing-dependent check is left out, nothing else changes.
+    let d = judge_with(&r, None, &refs(), false);
+    assert_eq!(d.verdict, Verdict::Healthy, "{:?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.check != "throughput"));
 }
 
 #[test]

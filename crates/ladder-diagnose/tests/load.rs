@@ -61,6 +61,7 @@ fn bad_inputs_name_the_file() {
     let opts = DiagnoseOptions {
         law: None,
         reference: Some(refs),
+        ..Default::default()
     };
     let e = diagnose(&run, &opts).unwrap_err().to_string();
     assert!(e.contains("no completed reference runs"), "{e}");

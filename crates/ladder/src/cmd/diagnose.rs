@@ -35,12 +35,17 @@ pub struct DiagnoseArgs {
     /// Print the diagnosis as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Leave out the throughput comparison (when the machine was busy or shared while the run or
+    /// its references trained, tokens/s says nothing about the run).
+    #[arg(long)]
+    pub no_throughput: bool,
 }
 
 pub fn run(a: DiagnoseArgs) -> anyhow::Result<ExitCode> {
     let opts = DiagnoseOptions {
         law: a.law.clone(),
         reference: a.reference.clone(),
+        skip_throughput: a.no_throughput,
     };
     let d = ladder_diagnose::diagnose(&a.run, &opts)?;
     let json = serde_json::to_string_pretty(&d)? + "\n";
