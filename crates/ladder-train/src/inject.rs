@@ -7,7 +7,7 @@
 //! | `kill-always@K` | the same, and `--supervise` passes it on to every restart (a persistent crash: tests crash-loop detection) |
 //! | `kill-checkpoint@K` | SIGKILL halfway through writing the first checkpoint at or after step K (tensor files in the temp dir, nothing renamed) |
 //! | `nan@K` | a NaN in step K's gradient |
-//! | `spike@K` | step K's batches replaced by uniformly random tokens (a bad data window: the loss jumps) |
+//! | `spike@K` | step K's batches replaced by uniformly random tokens and its loss and gradient scaled by [`SPIKE_FACTOR`] (a bad data window meeting a confident model) |
 //! | `corrupt-checkpoint@K` | one byte of `model.safetensors` flipped in the first checkpoint at or after step K, after it is complete (bit rot) |
 //! | `slow@K:Ns` | step K sleeps N seconds (a stalled machine; e.g. `slow@90:5s`, `slow@90:0.5s`) |
 //!
@@ -170,6 +170,17 @@ pub fn kill_self() -> ! {
         libc::kill(libc::getpid(), libc::SIGKILL);
     }
     std::process::abort()
+}
+
+/// How much `spike@K` scales the step's loss and gradient. Random tokens alone are not a spike for
+/// a young model, whose loss on any data is near ln V; the factor makes the loss jump as it does
+/// when a confident model meets garbage.
+pub const SPIKE_FACTOR: f32 = 10.0;
+
+/// Scales a step's loss and gradient by [`SPIKE_FACTOR`]; returns the loss.
+pub fn amplify(loss: f32, grads: &mut [f32]) -> f32 {
+    grads.iter_mut().for_each(|g| *g *= SPIKE_FACTOR);
+    loss * SPIKE_FACTOR
 }
 
 /// Replaces a micro-batch by uniformly random tokens below `vocab` (a fixed function of the step

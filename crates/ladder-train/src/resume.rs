@@ -311,21 +311,36 @@ pub fn truncate_logs(run_dir: &Path, step: u64, events_too: bool) -> Result<usiz
     Ok(dropped)
 }
 
-/// Wall time and training time of a run's first `step` steps, from its `metrics.jsonl`: a resumed
-/// run's `elapsed_s` and throughput continue from there instead of restarting at zero.
-pub fn elapsed_until(run_dir: &Path, step: u64, tokens_per_step: u64) -> (f64, f64) {
+/// What a resumed run takes over from its `metrics.jsonl` up to the checkpoint's step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogTail {
+    /// Wall seconds at that step: `elapsed_s` continues from here.
+    pub elapsed_s: f64,
+    /// Seconds spent in training steps (from each step's throughput).
+    pub train_s: f64,
+    /// The last training loss.
+    pub loss: Option<f32>,
+    /// The last validation loss and bits per byte.
+    pub val: Option<(f32, Option<f64>)>,
+}
+
+/// Reads [`LogTail`] for the first `step` steps of a run (default when there is no log).
+pub fn log_tail(run_dir: &Path, step: u64, tokens_per_step: u64) -> LogTail {
     let Ok(records) = crate::metrics::read_metrics(&run_dir.join("metrics.jsonl")) else {
-        return (0.0, 0.0);
+        return LogTail::default();
     };
-    let mut elapsed = 0.0;
-    let mut train = 0.0;
+    let mut t = LogTail::default();
     for r in records.iter().filter(|r| r.step <= step) {
-        elapsed = r.elapsed_s;
+        t.elapsed_s = r.elapsed_s;
+        t.loss = Some(r.loss);
         if r.tok_per_s > 0.0 {
-            train += tokens_per_step as f64 / r.tok_per_s;
+            t.train_s += tokens_per_step as f64 / r.tok_per_s;
+        }
+        if let Some(v) = r.val_loss {
+            t.val = Some((v, r.val_bpb));
         }
     }
-    (elapsed, train)
+    t
 }
 
 /// Appends one event to a run's `events.jsonl` (open, write, fsync): for writers outside the
@@ -418,7 +433,7 @@ mod tests {
         )
         .unwrap();
         let c = config_changes(&old, &more).unwrap();
-        assert_eq!(c, ["train.steps: 30 → 60", "eval.every: 100 → 7"]);
+        assert_eq!(c, ["eval.every: 100 → 7", "train.steps: 30 → 60"]);
         let wide = Config::resolve(
             Some(Preset::Tiny),
             None,

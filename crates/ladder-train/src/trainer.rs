@@ -431,7 +431,10 @@ impl Run {
                 )?;
                 loss_sum += loss as f64;
             }
-            let loss = (loss_sum / accum as f64) as f32;
+            let mut loss = (loss_sum / accum as f64) as f32;
+            if spike {
+                loss = inject::amplify(loss, &mut self.grads);
+            }
             if self.guard.inject.nan(step_no) {
                 self.grads[0] = f32::NAN;
             }

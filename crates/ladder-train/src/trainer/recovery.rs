@@ -119,11 +119,27 @@ impl Run {
     pub(super) fn resume_from(&mut self, r: &Resume) -> Result<()> {
         resume::remove_incomplete(&self.out)?;
         self.restore(r.point.as_ref())?;
+        if let Some((dir, _)) = &r.point {
+            // LATEST names the checkpoint the run continues from (it may have been missing or
+            // named a bad one).
+            let name = dir.file_name().unwrap_or_default().to_string_lossy();
+            let latest = self.out.join("checkpoints").join("LATEST");
+            if std::fs::read_to_string(&latest)
+                .ok()
+                .as_deref()
+                .map(str::trim)
+                != Some(&*name)
+            {
+                crate::fsutil::write_atomic(&latest, format!("{name}\n").as_bytes())?;
+            }
+        }
+        // Truncated first: a line torn by the crash would hide the tail.
         resume::truncate_logs(&self.out, self.step, true)?;
-        let (elapsed, train) =
-            resume::elapsed_until(&self.out, self.step, self.info.tokens_per_step);
-        self.guard.elapsed_base = elapsed;
-        self.train_time = train;
+        let tail = resume::log_tail(&self.out, self.step, self.info.tokens_per_step);
+        self.guard.elapsed_base = tail.elapsed_s;
+        self.train_time = tail.train_s;
+        self.last_loss = tail.loss;
+        self.last_val = tail.val;
         Ok(())
     }
 

@@ -82,15 +82,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         backoff: Duration::from_secs_f64(args.backoff),
         crash_loop: 3,
     };
-    let quiet = args.quiet;
+    // Restarts are shown even with --quiet: they are errors that were survived.
     let outcome = supervisor::supervise(&opts, &mut |line| {
-        if !quiet {
-            eprintln!("ladder: supervisor: {line}");
-        }
+        eprintln!("ladder: supervisor: {line}");
     });
     match outcome {
         Ok(o) => {
-            if !quiet && o.restarts > 0 {
+            if o.restarts > 0 {
                 eprintln!(
                     "ladder: supervisor: finished after {} restart(s)",
                     o.restarts
