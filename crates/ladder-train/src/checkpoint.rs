@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{io, Error, Result};
 use crate::fsutil::{read_json, sha256_hex, sync_dir, write_atomic, write_synced};
+use crate::health::HealthHistory;
 
 /// `state.json`'s `format` field.
 pub const STATE_FORMAT: &str = "ladder-checkpoint";
@@ -57,6 +58,17 @@ pub struct CheckpointState {
     pub config_sha256: String,
     /// sha256 of each tensor file, by file name.
     pub files: BTreeMap<String, String>,
+    /// Training sequences skipped by health rollbacks so far (included in `next_sequence`): the
+    /// data position is `step · grad_accum · batch_size + skipped_sequences`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_sequences: u64,
+    /// The health monitor's window of recent losses and gradient norms.
+    #[serde(default, skip_serializing_if = "HealthHistory::is_empty")]
+    pub health: HealthHistory,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 /// An `f32` tensor borrowed for serialisation.
@@ -193,8 +205,25 @@ pub fn save(
     layout: &ParamLayout,
     params: &[f32],
     adam: &ladder_model::AdamW,
+    state: CheckpointState,
+    keep: usize,
+) -> Result<PathBuf> {
+    save_with(run_dir, layout, params, adam, &[], state, keep, &mut |_| {})
+}
+
+/// [`save`] with `extra` flat tensors in `optimizer.safetensors` beside `m` and `v` (state the
+/// trainer must carry across a resume), and `midway`, called with the temp directory once the
+/// tensor files are in it and before `state.json` (fault injection kills the process there).
+#[allow(clippy::too_many_arguments)]
+pub fn save_with(
+    run_dir: &Path,
+    layout: &ParamLayout,
+    params: &[f32],
+    adam: &ladder_model::AdamW,
+    extra: &[(&str, &[f32])],
     mut state: CheckpointState,
     keep: usize,
+    midway: &mut dyn FnMut(&Path),
 ) -> Result<PathBuf> {
     let root = run_dir.join("checkpoints");
     std::fs::create_dir_all(&root).map_err(io(&root))?;
@@ -206,19 +235,21 @@ pub fn save(
     std::fs::create_dir(&tmp).map_err(io(&tmp))?;
 
     let model = model_bytes(layout, params)?;
-    let optim = safetensors_bytes(
-        &[
-            ("m".to_owned(), vec![adam.m.len()], &adam.m[..]),
-            ("v".to_owned(), vec![adam.v.len()], &adam.v[..]),
-        ],
-        "ladder-adamw",
-    )?;
+    let mut optim_tensors = vec![
+        ("m".to_owned(), vec![adam.m.len()], &adam.m[..]),
+        ("v".to_owned(), vec![adam.v.len()], &adam.v[..]),
+    ];
+    for (name, data) in extra {
+        optim_tensors.push((name.to_string(), vec![data.len()], data));
+    }
+    let optim = safetensors_bytes(&optim_tensors, "ladder-adamw")?;
     state.files = BTreeMap::from([
         (MODEL_FILE.to_owned(), sha256_hex(&model)),
         (OPTIMIZER_FILE.to_owned(), sha256_hex(&optim)),
     ]);
     write_synced(&tmp.join(MODEL_FILE), &model)?;
     write_synced(&tmp.join(OPTIMIZER_FILE), &optim)?;
+    midway(&tmp);
     let mut text = serde_json::to_string_pretty(&state).map_err(|source| Error::Json {
         path: tmp.join(STATE_FILE),
         source,
@@ -314,6 +345,16 @@ pub fn load_optimizer(path: &Path, layout: &ParamLayout) -> Result<(Vec<f32>, Ve
     ))
 }
 
+/// Reads the extra flat tensor `name` of an `optimizer.safetensors` (see [`save_with`]), if present.
+pub fn load_extra(path: &Path, name: &str, len: usize) -> Result<Option<Vec<f32>>> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let st = parse_safetensors(&bytes, path)?;
+    if st.tensor(name).is_err() {
+        return Ok(None);
+    }
+    read_f32(&st, name, &[len], path).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +380,8 @@ mod tests {
             adam_t: step,
             config_sha256: "x".into(),
             files: BTreeMap::new(),
+            skipped_sequences: 0,
+            health: HealthHistory::default(),
         }
     }
 

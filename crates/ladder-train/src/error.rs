@@ -277,6 +277,83 @@ pub enum Error {
         /// The value seen.
         value: f32,
     },
+    /// The health monitor stopped the run (`--health stop`, or rollbacks exhausted).
+    #[error(
+        "stopped by the health monitor at step {step}: {detail}; the last good state is checkpointed \
+         ({}), so inspect events.jsonl, adjust the config and continue with \
+         `ladder train --out RUN --resume`",
+        .checkpoint.display()
+    )]
+    HealthStop {
+        /// The step that was judged unhealthy.
+        step: u64,
+        /// What the monitor found.
+        detail: String,
+        /// The checkpoint holding the last good state.
+        checkpoint: PathBuf,
+    },
+    /// A resume with a config that changes the model's shape or the run's identity.
+    #[error(
+        "cannot resume with this config: {} changes the model's shape or the run's identity \
+         (the checkpoint's parameters, data position or data order would not fit); drop those \
+         --set overrides, or start a new run with a new --out",
+        .keys.join(", ")
+    )]
+    ResumeConfig {
+        /// `key: old → new` for each refused key.
+        keys: Vec<String>,
+    },
+    /// A checkpoint could not be written (disk full, unwritable directory).
+    #[error(
+        "cannot write checkpoint {}; the previous checkpoints are intact (newest: {previous}). \
+         Free disk space or fix the directory's permissions, then continue with \
+         `ladder train --out RUN --resume`",
+        .dir.display()
+    )]
+    CheckpointWrite {
+        /// The checkpoint directory it was writing.
+        dir: PathBuf,
+        /// The newest checkpoint still on disk ("none" if there is none).
+        previous: String,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A supervised trainer exited in a way a restart cannot fix.
+    #[error("the trainer ended with {how}: {hint}; not restarting")]
+    ChildFailed {
+        /// "exit code 3", "signal 9 (SIGKILL)".
+        how: String,
+        /// Why it is not restarted and what to do.
+        hint: &'static str,
+    },
+    /// A supervised trainer kept dying at the same step.
+    #[error(
+        "crash loop: the trainer died {failures} times in a row without getting past step {step} \
+         (last: {how}); a restart would fail again. Look at the errors above and at events.jsonl, fix \
+         the cause, then `ladder train --out RUN --resume`"
+    )]
+    CrashLoop {
+        /// The step it could not get past.
+        step: u64,
+        /// Consecutive failures there.
+        failures: u32,
+        /// How the last one ended.
+        how: String,
+    },
+    /// A supervised trainer used up `--max-restarts`.
+    #[error(
+        "the trainer died again after step {step} ({how}) after {restarts} restarts (--max-restarts); \
+         giving up. Raise --max-restarts or continue with `ladder train --out RUN --resume --supervise`"
+    )]
+    TooManyRestarts {
+        /// Restarts taken.
+        restarts: u32,
+        /// How the last child ended.
+        how: String,
+        /// The last logged step.
+        step: u64,
+    },
     /// An error from the model crate (shapes, config).
     #[error(transparent)]
     Model(#[from] ladder_model::Error),

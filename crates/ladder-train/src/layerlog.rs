@@ -38,8 +38,14 @@ pub struct LayerLog {
 }
 
 impl LayerLog {
-    /// `None` when `every` is 0 (logging off).
-    pub fn create(path: &Path, every: u64, n_params: usize) -> Result<Option<LayerLog>> {
+    /// Creates the file, or with `append` continues an existing one (a resumed run); `None` when
+    /// `every` is 0 (logging off).
+    pub fn open(
+        path: &Path,
+        every: u64,
+        n_params: usize,
+        append: bool,
+    ) -> Result<Option<LayerLog>> {
         if every == 0 {
             return Ok(None);
         }
@@ -48,8 +54,26 @@ impl LayerLog {
             before: vec![0.0; n_params],
             prev_grads: vec![0.0; n_params],
             prev_step: None,
-            out: JsonlWriter::create(path)?,
+            out: if append {
+                JsonlWriter::append(path)?
+            } else {
+                JsonlWriter::create(path)?
+            },
         }))
+    }
+
+    /// The gradient of step `step` when the next logged step needs it (its cosine with the
+    /// previous gradient): a checkpoint of step `step` must carry it for a bitwise resume.
+    pub fn carried_grads(&self, step: u64) -> Option<&[f32]> {
+        (self.prev_step == Some(step)).then_some(&self.prev_grads[..])
+    }
+
+    /// Restores what [`LayerLog::carried_grads`] returned (from a checkpoint of step `step`).
+    pub fn restore_grads(&mut self, step: u64, grads: &[f32]) {
+        if grads.len() == self.prev_grads.len() {
+            self.prev_grads.copy_from_slice(grads);
+            self.prev_step = Some(step);
+        }
     }
 
     /// Whether optimizer step `step` (1-based) is logged.
@@ -127,7 +151,9 @@ mod tests {
         let layout = ParamLayout::new(&cfg);
         let t = tempfile::tempdir().unwrap();
         let path = t.path().join("layers.jsonl");
-        let mut log = LayerLog::create(&path, 3, layout.len).unwrap().unwrap();
+        let mut log = LayerLog::open(&path, 3, layout.len, false)
+            .unwrap()
+            .unwrap();
         let mut params = ladder_model::init_params(&cfg, 0);
         for step in 1..=7u64 {
             // Gradients alternate in sign from step to step: cosine −1 with the previous one.
@@ -158,7 +184,7 @@ mod tests {
     #[test]
     fn zero_every_turns_logging_off() {
         let t = tempfile::tempdir().unwrap();
-        assert!(LayerLog::create(&t.path().join("l"), 0, 4)
+        assert!(LayerLog::open(&t.path().join("l"), 0, 4, false)
             .unwrap()
             .is_none());
         assert!(!t.path().join("l").exists());

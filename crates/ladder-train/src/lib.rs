@@ -6,6 +6,9 @@
 //! - [`trainer`]: the training loop ([`train`]): micro-batches, gradient accumulation, clipping,
 //!   AdamW, periodic evaluation and checkpoints, `metrics.jsonl` and `summary.json`.
 //! - [`checkpoint`]: atomic checkpoints in Hugging Face GPT-2 tensor names.
+//! - [`resume`], [`health`], [`inject`], [`supervisor`]: surviving faults — bitwise resume from the
+//!   newest good checkpoint, the health monitor and its rollbacks, fault injection, and a parent
+//!   process that restarts a dead trainer.
 //! - [`run`]: opening a finished run directory; [`run::evaluate_run`] for `ladder eval`.
 //! - [`sample`]: autoregressive generation with a KV cache.
 //! - [`export`]: a directory `transformers` loads as `GPT2LMHeadModel`.
@@ -24,13 +27,17 @@ pub mod debug;
 mod error;
 pub mod export;
 pub mod fsutil;
+pub mod health;
+pub mod inject;
 mod layerlog;
 pub mod metrics;
 pub mod perf;
 pub mod planted;
+pub mod resume;
 pub mod run;
 pub mod sample;
 pub mod schedule;
+pub mod supervisor;
 pub mod trainer;
 
 pub use config::{Config, Preset};

@@ -105,6 +105,21 @@ pub enum StopReason {
     Diverged,
     /// Another error.
     Error,
+    /// The health monitor stopped it (`--health stop`, or too many rollbacks).
+    Health,
+}
+
+/// `summary.json`'s `health`: what the health monitor and the supervisor saw, counted from
+/// `events.jsonl`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// The policy in force at the end (`warn`, `rollback`, `stop`).
+    pub policy: String,
+    /// Events by kind (`nan`, `spike`, `grad_explosion`, `slow_step`, `rollback`, `restart`,
+    /// `resume`, `config_change`).
+    pub events: std::collections::BTreeMap<String, u64>,
+    /// Training sequences skipped by rollbacks.
+    pub skipped_sequences: u64,
 }
 
 /// `summary.json`. The scaling-law fitter reads `N`, `N_total`, `D`, `C`, `final_val_loss`,
@@ -157,6 +172,9 @@ pub struct Summary {
     pub peak_source: PeakSource,
     /// Worker threads used.
     pub threads: usize,
+    /// Health events and rollbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthReport>,
 }
 
 /// An append-only JSON-lines file, flushed after every line so a crash loses at most one record.
@@ -169,6 +187,19 @@ impl JsonlWriter {
     /// Creates (truncates) `path`.
     pub fn create(path: &Path) -> Result<Self> {
         let f = File::create(path).map_err(io(path))?;
+        Ok(JsonlWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(f),
+        })
+    }
+
+    /// Opens `path` for appending (creating it if absent): a resumed run continues its logs.
+    pub fn append(path: &Path) -> Result<Self> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
         Ok(JsonlWriter {
             path: path.to_path_buf(),
             out: BufWriter::new(f),
@@ -191,6 +222,19 @@ impl JsonlWriter {
         self.out.flush().map_err(io(&self.path))?;
         self.out.get_ref().sync_all().map_err(io(&self.path))
     }
+}
+
+/// Counts the events of an `events.jsonl` by kind (empty when absent; unreadable lines skipped).
+pub fn count_events(path: &Path) -> std::collections::BTreeMap<String, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    for e in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Event>(l).ok())
+    {
+        *counts.entry(e.kind).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// Reads every record of a `metrics.jsonl`.
@@ -241,6 +285,7 @@ mod tests {
             peak_gflops: 1.0,
             peak_source: PeakSource::Measured,
             threads: 1,
+            health: None,
         };
         let v = serde_json::to_value(&s).unwrap();
         for k in [

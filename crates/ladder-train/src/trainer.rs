@@ -19,17 +19,18 @@ use std::time::{Duration, Instant};
 use ladder_data::{Meta, Split, TrainSampler};
 use ladder_model::{AdamW, ModelConfig, ParamLayout, Workspace};
 
-use crate::checkpoint::{self, CheckpointState};
 use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::fsutil::{write_atomic, write_json_atomic};
-use crate::layerlog::LayerLog;
-use crate::metrics::{
-    bits_per_byte, Event, JsonlWriter, PeakSource, Status, StepRecord, StopReason, Summary,
-};
+use crate::metrics::{bits_per_byte, PeakSource, Status, StepRecord, StopReason, Summary};
 use crate::perf;
 use crate::planted::PlantedBug;
 use crate::schedule::LrSchedule;
+
+mod recovery;
+use crate::inject::{self, Injection};
+use crate::resume::Logs;
+use recovery::{Guard, Resume};
 
 /// What [`train`] needs beyond the config.
 #[derive(Clone, Debug)]
@@ -44,6 +45,10 @@ pub struct TrainOptions {
     pub force: bool,
     /// Declared peak GFLOP/s for MFU; `None` = measure it.
     pub peak_gflops: Option<f64>,
+    /// Continue the run in `out` from its newest good checkpoint (see [`crate::resume`]).
+    pub resume: bool,
+    /// Faults to inject: a testing aid (see [`crate::inject`]).
+    pub inject: Vec<Injection>,
 }
 
 /// What is known once a run is set up, for progress displays.
@@ -81,6 +86,8 @@ pub trait Observer: Send {
     fn on_step(&mut self, _record: &StepRecord) {}
     /// A checkpoint was written.
     fn on_checkpoint(&mut self, _dir: &Path) {}
+    /// Something the user should know about a resume (bad checkpoints passed over, config changes).
+    fn on_notice(&mut self, _msg: &str) {}
 }
 
 /// An observer that ignores everything.
@@ -125,7 +132,12 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
     let model_cfg = config.model_config();
     model_cfg.validate()?;
 
-    if !opts.force && dir_has_entries(&opts.out)? {
+    // A resume checks the config against the run's and finds its checkpoint before touching it.
+    let resume = match opts.resume {
+        true => Some(Resume::prepare(&opts.out, &config)?),
+        false => None,
+    };
+    if resume.is_none() && !opts.force && dir_has_entries(&opts.out)? {
         return Err(Error::RunDirNotEmpty {
             path: opts.out.clone(),
         });
@@ -144,14 +156,21 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
             opts.peak_gflops,
         )?;
         run.info.threads = threads;
+        run.guard.inject = inject::Injector::new(opts.inject);
         // 3. The run directory.
-        prepare_run_dir(&opts.out, opts.force)?;
+        match &resume {
+            Some(r) => run.resume_from(r)?,
+            None => prepare_run_dir(&opts.out, opts.force)?,
+        }
         write_atomic(&opts.out.join("config.toml"), config_text.as_bytes())?;
-        let result = run.train_loop(obs);
+        let result = run.train_loop(obs, resume.as_ref());
         let summary = match &result {
             Ok(reason) => run.summary(Status::Completed, *reason, None),
             Err(e @ Error::Diverged { .. }) => {
                 run.summary(Status::Diverged, StopReason::Diverged, Some(e.to_string()))
+            }
+            Err(e @ Error::HealthStop { .. }) => {
+                run.summary(Status::Failed, StopReason::Health, Some(e.to_string()))
             }
             Err(e) => run.summary(Status::Failed, StopReason::Error, Some(e.to_string())),
         };
@@ -248,6 +267,8 @@ struct Run {
     targets: Vec<u32>,
     /// A planted bug (testing aid for diagnosis); `None` in real runs.
     bug: PlantedBug,
+    /// Health monitor, fault injection, data skipped by rollbacks.
+    guard: Guard,
     flops_per_token: f64,
     entropy: Option<f64>,
     // progress
@@ -304,6 +325,7 @@ impl Run {
         let val = ValSet::load(data_dir, &meta, &config)?;
         let flops_per_token = model_cfg.train_flops_per_token(seq);
         let entropy = val.entropy;
+        let guard = Guard::new(&config.health, Vec::new());
 
         let info = RunInfo {
             out: out.to_path_buf(),
@@ -335,6 +357,7 @@ impl Run {
             inputs: vec![0; b * seq],
             targets: vec![0; b * seq],
             bug,
+            guard,
             flops_per_token,
             entropy,
             step: 0,
@@ -350,14 +373,18 @@ impl Run {
     }
 
     /// Runs until a stop condition; returns which one.
-    fn train_loop(&mut self, obs: &mut dyn Observer) -> Result<StopReason> {
-        let mut metrics = JsonlWriter::create(&self.out.join("metrics.jsonl"))?;
-        let mut events = JsonlWriter::create(&self.out.join("events.jsonl"))?;
-        let mut layer_log = LayerLog::create(
-            &self.out.join("layers.jsonl"),
+    fn train_loop(
+        &mut self,
+        obs: &mut dyn Observer,
+        resume: Option<&Resume>,
+    ) -> Result<StopReason> {
+        let mut logs = Logs::open(
+            &self.out,
             self.config.log.layer_stats_every,
             self.layout.len,
+            resume.is_some(),
         )?;
+        self.begin(&mut logs, resume, obs)?;
         obs.on_start(&self.info);
         self.wall = Instant::now();
         let t = self.config.train.clone();
@@ -366,21 +393,23 @@ impl Run {
         loop {
             // Stop before starting a step (covers steps = 0 after a resume, and max_time).
             if let Some(reason) = self.stop_reason() {
-                metrics.finish()?;
-                events.finish()?;
-                if let Some(log) = layer_log {
-                    log.finish()?;
-                }
+                logs.finish()?;
                 return Ok(reason);
             }
             let t0 = Instant::now();
+            let step_no = self.step + 1;
+            if let Some(stall) = self.guard.inject.slow(step_no) {
+                std::thread::sleep(stall);
+            }
+            let spike = self.guard.inject.spike(step_no);
             // 1) micro-batches
             if self.bug.zero_grads() {
                 self.grads.fill(0.0);
             }
             let mut loss_sum = 0.0f64;
             for micro in 0..accum {
-                let first = (self.step * accum as u64 + micro as u64) * b as u64;
+                let first =
+                    (self.step * accum as u64 + micro as u64) * b as u64 + self.guard.skipped;
                 for i in 0..b {
                     let r = i * seq..(i + 1) * seq;
                     let index = self
@@ -388,6 +417,10 @@ impl Run {
                         .sequence_index(first + i as u64, self.sampler.windows_per_epoch());
                     self.sampler
                         .sequence(index, &mut self.inputs[r.clone()], &mut self.targets[r]);
+                }
+                if spike {
+                    let v = self.model_cfg.vocab_size;
+                    inject::scramble(&mut self.inputs, &mut self.targets, step_no, micro, v);
                 }
                 let loss = self.ws.forward_backward(
                     &self.params,
@@ -398,24 +431,28 @@ impl Run {
                 )?;
                 loss_sum += loss as f64;
             }
-            let loss = (loss_sum / accum as f64) as f32;
-            // 2) divergence
-            let step_no = self.step + 1;
-            if !loss.is_finite() {
-                return Err(self.diverged(&mut events, step_no, "loss", loss));
+            let mut loss = (loss_sum / accum as f64) as f32;
+            if spike {
+                loss = inject::amplify(loss, &mut self.grads);
             }
-            // 3) clipping
+            if self.guard.inject.nan(step_no) {
+                self.grads[0] = f32::NAN;
+            }
+            // 2) clipping (the norm is taken before it)
             let grad_norm = if t.grad_clip > 0.0 {
                 ladder_model::clip_grad_norm(&mut self.grads, t.grad_clip as f32)
             } else {
                 ladder_model::grad_norm(&self.grads)
             };
-            if !grad_norm.is_finite() {
-                return Err(self.diverged(&mut events, step_no, "grad_norm", grad_norm));
+            // 3) health: non-finite values, spikes and explosions are judged before the update
+            if let Some(f) = self.guard.monitor.check(step_no, loss, grad_norm) {
+                if self.on_finding(f, step_no, (loss, grad_norm), &mut logs)? {
+                    continue; // rolled back
+                }
             }
             // 4) update
             let lr = self.schedule.lr_at(self.step);
-            if let Some(log) = layer_log.as_mut() {
+            if let Some(log) = logs.layers.as_mut() {
                 log.before_update(step_no, &self.params);
             }
             self.adam.step(
@@ -426,13 +463,21 @@ impl Run {
                 t.weight_decay as f32,
             );
             self.bug.after_step(&mut self.params);
-            if let Some(log) = layer_log.as_mut() {
+            if let Some(log) = logs.layers.as_mut() {
                 log.after_update(step_no, lr, &self.layout, &self.params, &self.grads)?;
             }
             self.step = step_no;
             self.last_loss = Some(loss);
+            self.guard.monitor.accept(loss, grad_norm);
             let dt = t0.elapsed().as_secs_f64();
             self.train_time += dt;
+            if let Some(f) = self
+                .guard
+                .monitor
+                .step_time(step_no, dt, self.info.tokens_per_step)
+            {
+                logs.event(step_no, f.kind, f.detail)?;
+            }
 
             // 5) eval, checkpoint, record
             let done = self.stop_reason().is_some();
@@ -448,7 +493,7 @@ impl Run {
                 val = Some(v);
             }
             if ckpt_now {
-                let dir = self.save_checkpoint()?;
+                let dir = self.save_checkpoint(&logs)?;
                 obs.on_checkpoint(&dir);
             }
             let tok_per_s = self.info.tokens_per_step as f64 / dt.max(1e-9);
@@ -461,12 +506,13 @@ impl Run {
                 grad_norm,
                 tok_per_s,
                 mfu: tok_per_s * self.flops_per_token / peak,
-                elapsed_s: self.wall.elapsed().as_secs_f64(),
+                elapsed_s: self.guard.elapsed_base + self.wall.elapsed().as_secs_f64(),
                 val_loss: val.map(|v| v.0),
                 val_bpb: val.and_then(|v| v.1),
             };
-            metrics.write(&record)?;
+            logs.metrics.write(&record)?;
             obs.on_step(&record);
+            self.guard.inject.kill_after(step_no);
         }
     }
 
@@ -486,47 +532,6 @@ impl Run {
             Some(limit) if self.wall.elapsed() >= limit => Some(StopReason::MaxTime),
             _ => None,
         }
-    }
-
-    fn diverged(
-        &self,
-        events: &mut JsonlWriter,
-        step: u64,
-        what: &'static str,
-        value: f32,
-    ) -> Error {
-        let err = Error::Diverged { step, what, value };
-        let event = Event {
-            step,
-            kind: "nan".into(),
-            detail: err.to_string(),
-        };
-        // The divergence is the error to report; a failure to log it must not hide it.
-        let _ = events.write(&event);
-        err
-    }
-
-    fn save_checkpoint(&self) -> Result<PathBuf> {
-        let t = &self.config.train;
-        let state = CheckpointState {
-            format: checkpoint::STATE_FORMAT.into(),
-            version: checkpoint::STATE_VERSION,
-            step: self.step,
-            tokens: self.tokens(),
-            next_sequence: self.step * (t.grad_accum * t.batch_size) as u64,
-            seed: t.seed,
-            adam_t: self.adam.t,
-            config_sha256: self.config_hash.clone(),
-            files: Default::default(),
-        };
-        checkpoint::save(
-            &self.out,
-            &self.layout,
-            &self.params,
-            &self.adam,
-            state,
-            self.config.checkpoint.keep,
-        )
     }
 
     fn summary(&self, status: Status, stop_reason: StopReason, message: Option<String>) -> Summary {
@@ -549,12 +554,13 @@ impl Run {
             final_val_loss: self.last_val.map(|v| v.0),
             final_val_bpb: self.last_val.and_then(|v| v.1),
             entropy_nats_per_token: self.entropy,
-            wall_time_s: self.wall.elapsed().as_secs_f64(),
+            wall_time_s: self.guard.elapsed_base + self.wall.elapsed().as_secs_f64(),
             tok_per_s: d as f64 / train_time,
             mfu: flops / train_time / (self.info.peak_gflops * 1e9),
             peak_gflops: self.info.peak_gflops,
             peak_source: self.info.peak_source,
             threads: self.info.threads,
+            health: Some(self.health_report()),
         }
     }
 }

@@ -22,6 +22,9 @@ enum Command {
     Data(cmd::data::DataCommand),
     /// Pretrain a model on a data directory and write a run directory.
     Train(cmd::train::TrainArgs),
+    /// Check a run's checkpoints: every file's sha256 against its state.json, and LATEST.
+    #[command(subcommand)]
+    Checkpoint(cmd::checkpoint::CheckpointCommand),
     /// Evaluate a run's final checkpoint on a validation split.
     Eval(cmd::eval::EvalArgs),
     /// Generate text from a run's final checkpoint.
@@ -44,7 +47,8 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Data(c) => cmd::data::run(c),
-        Command::Train(a) => cmd::train::run(a),
+        Command::Train(a) => return cmd::train::run(a),
+        Command::Checkpoint(c) => return cmd::checkpoint::run(c),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Sample(a) => cmd::sample::run(a),
         Command::Export(a) => cmd::export::run(a),

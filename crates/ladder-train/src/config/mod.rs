@@ -46,6 +46,9 @@ pub struct Config {
     /// Testing aids (planted bugs); empty in real runs.
     #[serde(default)]
     pub debug: DebugSection,
+    /// The health monitor (see [`crate::health`]).
+    #[serde(default)]
+    pub health: crate::health::HealthSection,
 }
 
 /// Model architecture. Only GPT-2 exists for now (DESIGN §2); `llama` comes later.
@@ -407,6 +410,7 @@ impl Config {
                 });
             }
         }
+        self.health.validate()?;
         let time = t.stop_time()?;
         if t.stop_tokens().is_none() && t.stop_steps().is_none() && time.is_none() {
             return Err(Error::NoStopCondition);

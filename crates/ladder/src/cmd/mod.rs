@@ -1,6 +1,7 @@
 //! One module per subcommand: clap arguments plus a `run` that validates them and calls a library.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
 pub mod debug;
 pub mod diagnose;
@@ -9,4 +10,5 @@ pub mod export;
 pub mod fit;
 pub mod predict;
 pub mod sample;
+pub mod supervise;
 pub mod train;

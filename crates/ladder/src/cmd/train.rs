@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,7 +23,16 @@ A run needs a stop condition: train.tokens, train.steps or train.max_time (the f
 Examples:
   ladder train --data data/synth --out runs/t1 --preset tiny --set train.steps=200
   ladder train --data data/kjv --out runs/s1 --preset S --set train.tokens=2e7 --set train.schedule=wsd
-  ladder train --config runs/s1/config.toml --out runs/s1-again      # reproduce a run")]
+  ladder train --config runs/s1/config.toml --out runs/s1-again      # reproduce a run
+
+Surviving faults (docs/fault-tolerance.md):
+  ladder train ... --set checkpoint.every=50            # periodic atomic checkpoints
+  ladder train --out runs/t1 --resume                   # continue from the newest good checkpoint
+  ladder train --out runs/t1 --resume --set train.steps=400   # safe changes are allowed and recorded
+  ladder train ... --supervise --max-restarts 5         # restart the trainer when it dies
+  ladder train ... --health stop                        # warn | rollback (default) | stop
+  ladder train ... --inject kill@137 --inject nan@200 --inject slow@90:5s   # testing aid
+  ladder checkpoint verify runs/t1                      # check every checkpoint's hashes")]
 pub struct TrainArgs {
     /// Data directory written by `ladder data prepare` or `ladder data synth` (default: the
     /// config's data.dir).
@@ -31,6 +41,35 @@ pub struct TrainArgs {
     /// Run directory to create (config.toml, metrics.jsonl, summary.json, checkpoints/).
     #[arg(long, value_name = "RUN")]
     pub out: PathBuf,
+    /// Continue the run in --out from its newest good checkpoint (hashes verified; a bad one is
+    /// named and passed over). The config is the run's config.toml with --set on top; changes to
+    /// the model shape, batch shape, seed or data are refused.
+    #[arg(long, conflicts_with = "force")]
+    pub resume: bool,
+    /// Run the trainer as a child process and restart it (with --resume) when it dies.
+    #[arg(long)]
+    pub supervise: bool,
+    /// With --supervise: restarts allowed before giving up.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "supervise")]
+    pub max_restarts: u32,
+    /// With --supervise: seconds to wait before the first restart (doubling after each, at most 60).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 1.0,
+        requires = "supervise"
+    )]
+    pub backoff: f64,
+    /// What the health monitor does about a non-finite value, a loss spike or a grad-norm
+    /// explosion: warn (record it), rollback (restore the newest good checkpoint and skip the
+    /// offending data; the default) or stop (checkpoint and exit with code 3). Same as
+    /// --set health.policy=POLICY.
+    #[arg(long, value_name = "warn|rollback|stop")]
+    pub health: Option<ladder_train::health::HealthPolicy>,
+    /// TESTING AID: inject a fault (repeatable): kill@K, kill-always@K, kill-checkpoint@K, nan@K,
+    /// spike@K, corrupt-checkpoint@K, slow@K:Ns (see docs/fault-tolerance.md).
+    #[arg(long, value_name = "KIND@STEP")]
+    pub inject: Vec<ladder_train::inject::Injection>,
     /// Start from a preset: tiny (2×64), S (4×256) or M (6×384); the config file and --set go on top.
     #[arg(long, value_name = "tiny|S|M")]
     pub preset: Option<String>,
@@ -69,14 +108,32 @@ pub fn resolve_config(
     Ok(Config::resolve(preset, file, sets)?)
 }
 
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let mut config = resolve_config(args.preset.as_deref(), args.config.as_deref(), &args.set)?;
+pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    if args.supervise && !args.print_config {
+        return super::supervise::run(&args);
+    }
+    // A resume starts from the run's own config unless another is given.
+    let run_config = args.out.join("config.toml");
+    let config = if args.resume && args.preset.is_none() && args.config.is_none() {
+        anyhow::ensure!(
+            run_config.is_file(),
+            "{}: missing, so there is no run to resume here; start it without --resume",
+            run_config.display()
+        );
+        resolve_config(None, Some(&run_config), &args.set)?
+    } else {
+        resolve_config(args.preset.as_deref(), args.config.as_deref(), &args.set)?
+    };
+    let mut config = config;
     if let Some(bug) = args.debug_bug {
         config.debug.bug = bug;
     }
+    if let Some(policy) = args.health {
+        config.health.policy = policy;
+    }
     if args.print_config {
         print!("{}", config.to_toml());
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     if let Some(g) = args.peak_gflops {
         anyhow::ensure!(
@@ -90,10 +147,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         force: args.force,
         peak_gflops: args.peak_gflops,
+        resume: args.resume,
+        inject: args.inject.clone(),
     };
     let mut progress = Progress::new(args.quiet);
     let result = ladder_train::train(opts, &mut progress);
     progress.finish();
+    if let Err(
+        e @ (ladder_train::Error::HealthStop { .. } | ladder_train::Error::Diverged { .. }),
+    ) = &result
+    {
+        // Distinct from other failures: a supervisor does not restart it.
+        eprintln!("ladder: error: training {}: {e}", args.out.display());
+        return Ok(ExitCode::from(ladder_train::supervisor::EXIT_HEALTH));
+    }
     let summary = result.with_context(|| format!("training {}", args.out.display()))?;
     if !args.quiet {
         let loss = |x: Option<f32>| x.map_or("n/a".into(), |v| format!("{v:.4}"));
@@ -120,9 +187,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         if let Some(h) = summary.entropy_nats_per_token {
             println!("the synthetic source's entropy (best possible val loss): {h:.4}");
         }
+        if let Some(h) = summary.health.as_ref().filter(|h| !h.events.is_empty()) {
+            let counts: Vec<String> = h.events.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("health events: {} (see events.jsonl)", counts.join(", "));
+        }
         println!("run directory: {}", args.out.display());
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The progress bar (stderr, only on a terminal) and plain lines for evaluations.
@@ -156,6 +227,11 @@ impl Progress {
 }
 
 impl Observer for Progress {
+    fn on_notice(&mut self, msg: &str) {
+        // Always shown, even with --quiet: a resume that passed over a bad checkpoint must say so.
+        self.line(&format!("ladder: {msg}"));
+    }
+
     fn on_start(&mut self, info: &RunInfo) {
         if self.quiet {
             return;

@@ -1,0 +1,489 @@
+//! Surviving faults, end to end (issue 6): SIGKILLs at seeded random points and during checkpoint
+//! writes, resumed bit for bit; corrupted checkpoints named and passed over; NaNs and loss spikes
+//! rolled back; a supervisor that restarts a killed trainer; slow steps reported; config changes
+//! on resume; an unwritable checkpoint directory.
+
+mod cli_train_util;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use cli_train_util::*;
+use serde_json::Value;
+
+const STEPS: u64 = 30;
+
+/// The config of every run here: 30 tiny steps, checkpoints every 5 (3 kept), layer statistics
+/// every 4 (so the checkpoint of step 15 must carry step 15's gradient for step 16's cosine).
+fn sets() -> Vec<String> {
+    [
+        "train.steps=30",
+        "train.warmup_steps=5",
+        "eval.every=10",
+        "eval.tokens=2048",
+        "train.threads=1",
+        "checkpoint.every=5",
+        "log.layer_stats_every=4",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn args(run: &Path, extra: &[&str]) -> Vec<String> {
+    let sets = sets();
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let mut a = train_args(synth(), run, &sets, &["--quiet", PEAK]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn resume_args(run: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["train", "--out", s(run), "--resume", "--quiet", PEAK]
+        .map(String::from)
+        .to_vec();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// The uninterrupted run every faulty one is compared with.
+fn clean() -> &'static Path {
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let run = fresh("fault-clean");
+        ok(&args(&run, &[]));
+        run
+    })
+}
+
+/// metrics.jsonl without the timing fields (the only ones that may differ between two runs).
+fn losses(run: &Path) -> Vec<Value> {
+    metrics(run)
+        .into_iter()
+        .map(|mut r| {
+            let o = r.as_object_mut().unwrap();
+            for k in ["tok_per_s", "mfu", "elapsed_s"] {
+                o.remove(k);
+            }
+            r
+        })
+        .collect()
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Same losses, same layers.jsonl, and every checkpoint the clean run kept byte for byte.
+fn assert_same_as_clean(run: &Path, what: &str) {
+    let c = clean();
+    assert_eq!(losses(run), losses(c), "{what}: metrics.jsonl differs");
+    assert!(
+        read(&run.join("layers.jsonl")) == read(&c.join("layers.jsonl")),
+        "{what}: layers.jsonl differs"
+    );
+    for step in [20, 25, 30] {
+        let d = format!("checkpoints/step_{step:07}");
+        for f in ["model.safetensors", "optimizer.safetensors", "state.json"] {
+            let (a, b) = (run.join(&d).join(f), c.join(&d).join(f));
+            assert!(read(&a) == read(&b), "{what}: {d}/{f} differs");
+        }
+    }
+    assert_eq!(
+        json(&run.join("summary.json"))["status"],
+        "completed",
+        "{what}"
+    );
+}
+
+/// splitmix64: the seeded kill points.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(unix)]
+fn killed_by_sigkill(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(9)
+}
+
+/// Runs `ladder` to its end; asserts it died of SIGKILL.
+fn run_killed(a: &[String], what: &str) {
+    let out = ladder(a);
+    assert!(
+        killed_by_sigkill(&out.status),
+        "{what}: expected death by SIGKILL, got {} ({})",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a run and SIGKILLs it from outside once `lines` steps are logged: a random moment in
+/// the step, evaluation or checkpoint write that follows. `slow@29` keeps it from finishing first.
+fn kill_from_outside(run: &Path, lines: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(args(run, &["--inject", "slow@29:60s"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    loop {
+        let n = std::fs::read_to_string(run.join("metrics.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if n >= lines {
+            break;
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("the run ended before it was killed: {st}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let st = child.wait().unwrap();
+    assert!(killed_by_sigkill(&st), "{st}");
+}
+
+#[test]
+fn resume_after_seeded_sigkills_is_bitwise_identical() {
+    let mut seed = 6u64;
+    let mut tried = 0;
+    // 6 kills after a random step, 3 in the middle of a checkpoint write, 3 from outside.
+    for i in 0..12 {
+        let run = fresh(&format!("fault-kill-{i}"));
+        let k = 1 + next(&mut seed) % STEPS;
+        let what = match i {
+            0..=5 => {
+                let spec = format!("kill@{k}");
+                run_killed(&args(&run, &["--inject", &spec]), &spec);
+                spec
+            }
+            6..=8 => {
+                let k = k.min(STEPS - 1);
+                let spec = format!("kill-checkpoint@{k}");
+                run_killed(&args(&run, &["--inject", &spec]), &spec);
+                // The interrupted write is a temp dir; LATEST still names a complete checkpoint.
+                let tmp = run.join(format!("checkpoints/.tmp-step_{:07}", k.div_ceil(5) * 5));
+                assert!(tmp.is_dir(), "{spec}: {} missing", tmp.display());
+                spec
+            }
+            _ => {
+                let lines = (k as usize).min(27);
+                kill_from_outside(&run, lines);
+                format!("SIGKILL from outside after {lines} logged steps")
+            }
+        };
+        let err = String::from_utf8_lossy(&ladder(&resume_args(&run, &[])).stderr).into_owned();
+        assert!(err.contains("resumed from"), "{what}: {err}");
+        assert!(!run.join("checkpoints").read_dir().unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".tmp")));
+        assert_same_as_clean(&run, &what);
+        let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+        assert!(events.contains("\"resume\""), "{what}: {events}");
+        tried += 1;
+    }
+    eprintln!("{tried} kill points resumed bitwise");
+    assert_eq!(tried, 12);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &p);
+        } else {
+            std::fs::copy(e.path(), p).unwrap();
+        }
+    }
+}
+
+#[test]
+fn corrupted_checkpoints_are_named_and_passed_over() {
+    let ck30 = "checkpoints/step_0000030";
+    let cases: [(&str, fn(&Path), &str); 4] = [
+        (
+            "truncate",
+            |r| {
+                let p = r.join("checkpoints/step_0000030/model.safetensors");
+                let n = std::fs::metadata(&p).unwrap().len();
+                let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+                f.set_len(n / 2).unwrap();
+            },
+            "step_0000030/model.safetensors: sha256",
+        ),
+        (
+            "flip",
+            |r| {
+                let p = r.join("checkpoints/step_0000030/optimizer.safetensors");
+                let mut b = std::fs::read(&p).unwrap();
+                let i = b.len() - 100;
+                b[i] ^= 1;
+                std::fs::write(&p, b).unwrap();
+            },
+            "step_0000030/optimizer.safetensors: sha256",
+        ),
+        (
+            "delete-tensor-file",
+            |r| std::fs::remove_file(r.join("checkpoints/step_0000030/model.safetensors")).unwrap(),
+            "step_0000030/model.safetensors",
+        ),
+        (
+            "delete-latest",
+            |r| std::fs::remove_file(r.join("checkpoints/LATEST")).unwrap(),
+            "LATEST is missing",
+        ),
+    ];
+    for (name, corrupt, msg) in cases {
+        let run = fresh(&format!("fault-corrupt-{name}"));
+        copy_dir(clean(), &run);
+        corrupt(&run);
+        let out = ladder(&["checkpoint", "verify", s(&run)]);
+        assert!(!out.status.success(), "{name}: verify should fail");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(msg), "{name}: verify says\n{text}");
+        let err = String::from_utf8_lossy(&ladder(&resume_args(&run, &[])).stderr).into_owned();
+        assert!(err.contains(msg), "{name}: resume says\n{err}");
+        if name == "delete-latest" {
+            assert!(err.contains("using step_0000030"), "{name}: {err}");
+        } else {
+            assert!(
+                err.contains("skipping bad checkpoint step_0000030")
+                    && err.contains("resumed from step_0000025"),
+                "{name}: {err}"
+            );
+        }
+        // Steps 26..30 redone from step 25: the same bytes as the clean run.
+        assert_same_as_clean(&run, name);
+        ok(&["checkpoint", "verify", s(&run)]);
+        assert!(run.join(ck30).is_dir());
+    }
+    let good = ok(&["checkpoint", "verify", s(clean())]);
+    assert!(good.contains("step_0000030  ok  (LATEST)"), "{good}");
+}
+
+fn events(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn has_event(ev: &[Value], kind: &str, step: u64) -> bool {
+    ev.iter().any(|e| e["kind"] == kind && e["step"] == step)
+}
+
+#[test]
+fn nan_and_spike_are_rolled_back_and_the_run_ends_near_the_clean_one() {
+    let run = fresh("fault-nan-spike");
+    let out = ok(&args(&run, &["--inject", "nan@13", "--inject", "spike@24"]));
+    let _ = out;
+    let ev = events(&run);
+    for (kind, step) in [
+        ("nan", 13),
+        ("rollback", 13),
+        ("spike", 24),
+        ("rollback", 24),
+    ] {
+        assert!(has_event(&ev, kind, step), "{kind}@{step} missing: {ev:?}");
+    }
+    let sum = json(&run.join("summary.json"));
+    assert_eq!(sum["status"], "completed");
+    assert_eq!(sum["health"]["events"]["rollback"], 2);
+    // Rolled back to step 10, then to 20: the data of steps 11..=13 and 21..=24 was skipped.
+    assert_eq!(sum["health"]["skipped_sequences"], (3 + 4) * 4);
+    let steps: Vec<u64> = metrics(&run)
+        .iter()
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        (1..=STEPS).collect::<Vec<_>>(),
+        "one record per step"
+    );
+    let (a, b) = (
+        sum["final_val_loss"].as_f64().unwrap(),
+        json(&clean().join("summary.json"))["final_val_loss"]
+            .as_f64()
+            .unwrap(),
+    );
+    // Different (skipped) data, same amount of training: equal within batch noise.
+    assert!((a - b).abs() < 0.05, "val loss {a} vs clean {b}");
+    // Under `--health warn` the same spike is only recorded and the NaN ends the run.
+    let warn = fresh("fault-warn");
+    let err = ladder(&args(&warn, &["--health", "warn", "--inject", "nan@13"]));
+    assert_eq!(err.status.code(), Some(3));
+    assert_eq!(json(&warn.join("summary.json"))["status"], "diverged");
+}
+
+#[test]
+fn health_stop_checkpoints_the_last_good_state_and_exits_3() {
+    let run = fresh("fault-stop");
+    let out = ladder(&args(&run, &["--health", "stop", "--inject", "nan@12"]));
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stopped by the health monitor at step 12") && err.contains("--resume"),
+        "{err}"
+    );
+    let sum = json(&run.join("summary.json"));
+    assert_eq!(sum["stop_reason"], "health");
+    assert_eq!(sum["steps"], 11);
+    assert!(run.join("checkpoints/step_0000011/state.json").is_file());
+    // The last good state continues to the same end as the clean run.
+    ok(&resume_args(&run, &["--health", "rollback"]));
+    assert_eq!(losses(&run), losses(clean()));
+}
+
+#[test]
+fn kill_under_supervise_ends_with_the_clean_weights() {
+    let run = fresh("fault-supervise");
+    let out = ladder(&args(
+        &run,
+        &[
+            "--supervise",
+            "--backoff",
+            "0",
+            "--inject",
+            "corrupt-checkpoint@15",
+            "--inject",
+            "kill@17",
+        ],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("signal 9 (SIGKILL)"), "{err}");
+    // The corrupted step 15 was passed over: the restart resumed from step 10.
+    assert!(
+        err.contains("skipping bad checkpoint step_0000015")
+            && err.contains("resumed from step_0000010"),
+        "{err}"
+    );
+    let ev = events(&run);
+    assert!(has_event(&ev, "restart", 17), "{ev:?}");
+    assert!(has_event(&ev, "resume", 10), "{ev:?}");
+    assert_same_as_clean(&run, "supervised kill@17");
+    assert_eq!(
+        json(&run.join("summary.json"))["health"]["events"]["restart"],
+        1
+    );
+}
+
+#[test]
+fn a_crash_loop_stops_the_supervisor_with_a_diagnosis() {
+    let run = fresh("fault-crash-loop");
+    let out = ladder(&args(
+        &run,
+        &[
+            "--supervise",
+            "--backoff",
+            "0",
+            "--inject",
+            "kill-always@12",
+        ],
+    ));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("crash loop") && err.contains("3 times in a row without getting past step 12"),
+        "{err}"
+    );
+    let ev = events(&run);
+    assert_eq!(
+        ev.iter().filter(|e| e["kind"] == "restart").count(),
+        2,
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| e["kind"] == "crash_loop"), "{ev:?}");
+}
+
+#[test]
+fn a_slow_step_is_reported_as_a_throughput_event() {
+    let run = fresh("fault-slow");
+    ok(&args(&run, &["--inject", "slow@15:1.5s"]));
+    let ev = events(&run);
+    let slow = ev
+        .iter()
+        .find(|e| e["kind"] == "slow_step" && e["step"] == 15)
+        .unwrap_or_else(|| panic!("{ev:?}"));
+    assert!(slow["detail"].as_str().unwrap().contains("tok/s"), "{slow}");
+    // Sleeping changes no number.
+    assert_eq!(losses(&run), losses(clean()));
+}
+
+#[test]
+fn resume_allows_safe_config_changes_and_refuses_shape_changes() {
+    let run = fresh("fault-config");
+    copy_dir(clean(), &run);
+    let err = fails(&resume_args(&run, &["--set", "model.n_embd=128"]));
+    assert!(
+        err.contains("model.n_embd: 64 → 128") && err.contains("model's shape"),
+        "{err}"
+    );
+    let err = fails(&resume_args(&run, &["--set", "train.batch_size=8"]));
+    assert!(err.contains("train.batch_size: 4 → 8"), "{err}");
+    let out = ladder(&resume_args(
+        &run,
+        &["--set", "train.steps=40", "--set", "eval.every=5"],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("train.steps: 30 → 40") && err.contains("eval.every: 10 → 5"),
+        "{err}"
+    );
+    assert_eq!(metrics(&run).len(), 40);
+    assert!(has_event(&events(&run), "config_change", 30));
+    let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(cfg.contains("steps = 40"), "{cfg}");
+    let err = fails(&resume_args(&fresh("fault-no-run"), &[]));
+    assert!(err.contains("no run to resume"), "{err}");
+}
+
+#[test]
+fn an_unwritable_checkpoint_directory_is_a_clear_error_and_keeps_the_old_checkpoints() {
+    let run = fresh("fault-unwritable");
+    copy_dir(clean(), &run);
+    let ck = run.join("checkpoints");
+    // Make the next checkpoint's write fail: a read-only directory where permissions bind (not
+    // for root), otherwise a file where the checkpoint directory must go.
+    #[cfg(unix)]
+    let read_only = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ck, std::fs::Permissions::from_mode(0o555)).unwrap();
+        std::fs::write(ck.join("probe"), b"x").is_err()
+    };
+    #[cfg(not(unix))]
+    let read_only = false;
+    if !read_only {
+        let _ = std::fs::remove_file(ck.join("probe"));
+        std::fs::write(ck.join("step_0000035"), b"in the way").unwrap();
+    }
+    let err = fails(&resume_args(&run, &["--set", "train.steps=35"]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ck, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert!(
+        err.contains("cannot write checkpoint")
+            && err.contains("step_0000035")
+            && err.contains("previous checkpoints are intact (newest: step_0000030)"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(ck.join("step_0000035"));
+    ok(&["checkpoint", "verify", s(&run)]);
+    for step in [20, 25, 30] {
+        let f = format!("checkpoints/step_{step:07}/model.safetensors");
+        assert!(read(&run.join(&f)) == read(&clean().join(&f)), "{f}");
+    }
+}
