@@ -44,7 +44,6 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Data(c) => cmd::data::run(c),
-        Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Sample(a) => cmd::sample::run(a),
         Command::Export(a) => cmd::export::run(a),
@@ -53,6 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
         Command::Diagnose(a) => return cmd::diagnose::run(a),
+        Command::Train(a) => return cmd::train::run(a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

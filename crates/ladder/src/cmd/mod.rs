@@ -4,6 +4,7 @@ pub mod bench;
 pub mod data;
 pub mod debug;
 pub mod diagnose;
+pub mod dist;
 pub mod eval;
 pub mod export;
 pub mod fit;
