@@ -351,6 +351,7 @@ fn ranks_message(rank: usize, failed: &[usize], own: Option<&Error>) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     match own {
+        Some(e) if failed.len() > 1 => format!("rank {rank}: {e} (ranks {list} failed)"),
         Some(e) => format!("rank {rank}: {e}"),
         None => format!(
             "rank {rank}: stopping because rank(s) {list} failed (their messages are above)"

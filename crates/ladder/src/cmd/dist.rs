@@ -99,8 +99,12 @@ pub fn report_error(comm: &Comm, err: anyhow::Error) -> ExitCode {
         eprintln!("ladder: rank {} is ending the whole job", comm.rank());
         comm.abort(1);
     }
+    // A failure of several ranks is usually the same on each (bad data, a full disk): rank 0
+    // speaks for them when it is among them.
     let own = match train_err {
-        Some(ladder_train::Error::Ranks { own, .. }) => own.is_some(),
+        Some(ladder_train::Error::Ranks { own, failed, .. }) => {
+            own.is_some() && (comm.is_root() || !failed.contains(&0))
+        }
         _ => comm.is_root(),
     };
     if own {
