@@ -354,12 +354,86 @@ pub enum Error {
         /// The last logged step.
         step: u64,
     },
+    // === Data-parallel jobs (see `crate::comm`) ===
+    /// A collective operation failed.
+    #[error("{op} between the ranks failed: {message}")]
+    Comm {
+        /// The operation ("init", "all-reduce", ...).
+        op: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// Some ranks of a data-parallel job failed and every rank knows it (see `comm::agree`);
+    /// `own` is this rank's error, if it had one.
+    #[error("{}", ranks_message(*.rank, .failed, .own.as_deref()))]
+    Ranks {
+        /// The ranks that failed.
+        failed: Vec<usize>,
+        /// This rank's own error.
+        own: Option<Box<Error>>,
+        /// This rank.
+        rank: usize,
+    },
+    /// The training or validation split is too small for this many ranks.
+    #[error(
+        "{ranks} ranks × {per_rank} sequences per rank = {global} sequences per {what}, but the \
+         {split} split holds only {windows} windows of {seq_len} tokens; use at most {max_ranks} \
+         ranks, or a smaller train.batch_size / train.grad_accum, or more data"
+    )]
+    TooManyRanks {
+        /// World size.
+        ranks: usize,
+        /// Sequences each rank takes per step (or per evaluation batch).
+        per_rank: usize,
+        /// `ranks · per_rank`.
+        global: usize,
+        /// "optimizer step" or "evaluation batch".
+        what: &'static str,
+        /// "train" or "val".
+        split: &'static str,
+        /// Windows of `seq_len + 1` tokens in the split.
+        windows: u64,
+        /// T.
+        seq_len: usize,
+        /// The largest world size that fits.
+        max_ranks: u64,
+    },
     /// An error from the model crate (shapes, config).
     #[error(transparent)]
     Model(#[from] ladder_model::Error),
     /// An error from the data crate (shards, meta.json, tokenizer).
     #[error(transparent)]
     Data(#[from] ladder_data::Error),
+}
+
+impl Error {
+    /// Whether every rank of a data-parallel job returns this error too, so this rank may exit
+    /// normally: an agreed failure or a divergence (the loss and gradients are the same on every
+    /// rank). Any other error on one rank of several must end the job with `Communicator::abort`,
+    /// or the other ranks would wait for it in their next collective.
+    pub fn is_shared_by_all_ranks(&self) -> bool {
+        matches!(self, Error::Ranks { .. } | Error::Diverged { .. })
+    }
+
+    /// Whether this rank has nothing of its own to report: only other ranks failed.
+    pub fn is_only_peer_failure(&self) -> bool {
+        matches!(self, Error::Ranks { own: None, .. })
+    }
+}
+
+fn ranks_message(rank: usize, failed: &[usize], own: Option<&Error>) -> String {
+    let list = failed
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match own {
+        Some(e) if failed.len() > 1 => format!("rank {rank}: {e} (ranks {list} failed)"),
+        Some(e) => format!("rank {rank}: {e}"),
+        None => format!(
+            "rank {rank}: stopping because rank(s) {list} failed (their messages are above)"
+        ),
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -5,6 +5,8 @@
 //! - [`schedule`]: cosine and WSD learning-rate schedules with linear warm-up.
 //! - [`trainer`]: the training loop ([`train`]): micro-batches, gradient accumulation, clipping,
 //!   AdamW, periodic evaluation and checkpoints, `metrics.jsonl` and `summary.json`.
+//! - [`comm`]: communicators for data-parallel training (one process; MPI behind the `mpi`
+//!   feature): rank, world size, all-reduce of the gradient buffer.
 //! - [`checkpoint`]: atomic checkpoints in Hugging Face GPT-2 tensor names.
 //! - [`resume`], [`health`], [`inject`], [`supervisor`]: surviving faults — bitwise resume from the
 //!   newest good checkpoint, the health monitor and its rollbacks, fault injection, and a parent
@@ -22,6 +24,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod comm;
 pub mod config;
 pub mod debug;
 mod error;

@@ -170,17 +170,25 @@ pub struct Summary {
     pub peak_gflops: f64,
     /// Whether the peak was measured or declared.
     pub peak_source: PeakSource,
-    /// Worker threads used.
+    /// Worker threads used (per rank).
     pub threads: usize,
     /// Health events and rollbacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthReport>,
+    /// Ranks of a data-parallel job; absent for one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_size: Option<usize>,
+    /// Seconds rank 0 spent in the gradient all-reduce (included in the step times behind
+    /// `tok_per_s`); absent for one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm_time_s: Option<f64>,
 }
 
 /// An append-only JSON-lines file, flushed after every line so a crash loses at most one record.
 pub struct JsonlWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    /// `None` for [`JsonlWriter::discard`].
+    out: Option<BufWriter<File>>,
 }
 
 impl JsonlWriter {
@@ -189,7 +197,7 @@ impl JsonlWriter {
         let f = File::create(path).map_err(io(path))?;
         Ok(JsonlWriter {
             path: path.to_path_buf(),
-            out: BufWriter::new(f),
+            out: Some(BufWriter::new(f)),
         })
     }
 
@@ -202,25 +210,40 @@ impl JsonlWriter {
             .map_err(io(path))?;
         Ok(JsonlWriter {
             path: path.to_path_buf(),
-            out: BufWriter::new(f),
+            out: Some(BufWriter::new(f)),
         })
+    }
+
+    /// A writer that drops every record: what the ranks other than 0 of a data-parallel job use,
+    /// since rank 0 alone writes the run directory.
+    pub fn discard() -> Self {
+        JsonlWriter {
+            path: PathBuf::new(),
+            out: None,
+        }
     }
 
     /// Appends one record as a line.
     pub fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
         let line = serde_json::to_string(record).map_err(|source| crate::Error::Json {
             path: self.path.clone(),
             source,
         })?;
-        writeln!(self.out, "{line}")
-            .and_then(|_| self.out.flush())
+        writeln!(out, "{line}")
+            .and_then(|_| out.flush())
             .map_err(io(&self.path))
     }
 
     /// Flushes and fsyncs the file.
-    pub fn finish(mut self) -> Result<()> {
-        self.out.flush().map_err(io(&self.path))?;
-        self.out.get_ref().sync_all().map_err(io(&self.path))
+    pub fn finish(self) -> Result<()> {
+        let Some(mut out) = self.out else {
+            return Ok(());
+        };
+        out.flush().map_err(io(&self.path))?;
+        out.get_ref().sync_all().map_err(io(&self.path))
     }
 }
 
@@ -286,6 +309,8 @@ mod tests {
             peak_source: PeakSource::Measured,
             threads: 1,
             health: None,
+            world_size: None,
+            comm_time_s: None,
         };
         let v = serde_json::to_value(&s).unwrap();
         for k in [

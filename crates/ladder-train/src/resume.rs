@@ -360,11 +360,31 @@ pub(crate) struct Logs {
     pub metrics: JsonlWriter,
     pub events: JsonlWriter,
     pub layers: Option<LayerLog>,
+    /// Whether this process writes them (rank 0).
+    root: bool,
 }
 
 impl Logs {
-    /// Creates the logs of a new run, or opens a resumed run's for appending.
-    pub fn open(out: &Path, layer_every: u64, n_params: usize, append: bool) -> Result<Logs> {
+    /// Creates the logs of a new run, or opens a resumed run's for appending. Ranks other than
+    /// 0 of a data-parallel job (`root = false`) get logs that drop everything.
+    pub fn open(
+        out: &Path,
+        layer_every: u64,
+        n_params: usize,
+        append: bool,
+        root: bool,
+    ) -> Result<Logs> {
+        if !root {
+            return Ok(Logs {
+                out: out.to_path_buf(),
+                layer_every,
+                n_params,
+                metrics: JsonlWriter::discard(),
+                events: JsonlWriter::discard(),
+                layers: None,
+                root,
+            });
+        }
         let open = |name: &str| {
             let p = out.join(name);
             if append {
@@ -380,6 +400,7 @@ impl Logs {
             metrics: open("metrics.jsonl")?,
             events: open("events.jsonl")?,
             layers: LayerLog::open(&out.join("layers.jsonl"), layer_every, n_params, append)?,
+            root,
         })
     }
 
@@ -395,6 +416,9 @@ impl Logs {
     /// Truncates `metrics.jsonl` and `layers.jsonl` to `step` (a rollback) and reopens them.
     /// Every line is flushed as it is written, so the old writers hold nothing unwritten.
     pub fn rewind(&mut self, step: u64) -> Result<()> {
+        if !self.root {
+            return Ok(());
+        }
         truncate_logs(&self.out, step, false)?;
         self.metrics = JsonlWriter::append(&self.out.join("metrics.jsonl"))?;
         self.layers = LayerLog::open(

@@ -12,6 +12,12 @@
 //! rank can take a slice of it. The run stops at the first of `train.tokens`, `train.steps` and
 //! `train.max_time`. With a fixed thread count the losses and checkpoint bytes are bitwise
 //! reproducible: nothing in the numerics depends on timing.
+//!
+//! Data parallel ([`crate::comm`]): with K ranks, B is per rank and rank `r` takes sequences
+//! `((s · grad_accum + μ) · K + r) · B + i` (plus the sequences rollbacks skipped); gradients are
+//! scaled by `1/(grad_accum · K)` and summed over the ranks by one all-reduce of the gradient
+//! buffer, so every rank applies the same update. Rank 0 alone writes the run directory; the stop
+//! decision (wall time) is rank 0's, broadcast.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,6 +25,7 @@ use std::time::{Duration, Instant};
 use ladder_data::{Meta, Split, TrainSampler};
 use ladder_model::{AdamW, ModelConfig, ParamLayout, Workspace};
 
+use crate::comm::{self, Comm};
 use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::fsutil::{write_atomic, write_json_atomic};
@@ -27,9 +34,11 @@ use crate::perf;
 use crate::planted::PlantedBug;
 use crate::schedule::LrSchedule;
 
+mod dp;
 mod recovery;
 use crate::inject::{self, Injection};
 use crate::resume::Logs;
+use dp::check_ranks_fit;
 use recovery::{Guard, Resume};
 
 /// What [`train`] needs beyond the config.
@@ -49,6 +58,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Faults to inject: a testing aid (see [`crate::inject`]).
     pub inject: Vec<Injection>,
+    /// The ranks of a data-parallel job ([`Comm::single`] for one process).
+    pub comm: Comm,
 }
 
 /// What is known once a run is set up, for progress displays.
@@ -66,8 +77,10 @@ pub struct RunInfo {
     pub total_steps: Option<u64>,
     /// The wall-time limit, when set.
     pub max_time: Option<Duration>,
-    /// B · T · grad_accum.
+    /// B · T · grad_accum · world_size (all ranks together).
     pub tokens_per_step: u64,
+    /// Ranks of the data-parallel job (1 for one process).
+    pub world_size: usize,
     /// Worker threads.
     pub threads: usize,
     /// Peak GFLOP/s behind MFU.
@@ -137,32 +150,43 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
         true => Some(Resume::prepare(&opts.out, &config)?),
         false => None,
     };
-    if resume.is_none() && !opts.force && dir_has_entries(&opts.out)? {
+    // With several ranks only rank 0 looks at the run directory, in the agreed set-up below.
+    if resume.is_none() && !opts.force && opts.comm.size() == 1 && dir_has_entries(&opts.out)? {
         return Err(Error::RunDirNotEmpty {
             path: opts.out.clone(),
         });
     }
-    let threads = perf::resolve_threads(config.train.threads);
+    let comm = opts.comm.clone();
+    let threads = comm::resolve_threads(config.train.threads, &comm);
     let pool = perf::thread_pool(threads)?;
     pool.install(|| {
         // 2. Everything that can fail on bad data happens before the run directory is touched.
         let config_text = config.to_toml();
-        let mut run = Run::setup(
-            config,
-            &opts.out,
-            &data_dir,
-            meta,
-            model_cfg,
-            opts.peak_gflops,
-        )?;
-        run.info.threads = threads;
-        run.guard.inject = inject::Injector::new(opts.inject);
-        // 3. The run directory.
-        match &resume {
-            Some(r) => run.resume_from(r)?,
-            None => prepare_run_dir(&opts.out, opts.force)?,
-        }
-        write_atomic(&opts.out.join("config.toml"), config_text.as_bytes())?;
+        let setup = (|| {
+            let mut run = Run::setup(
+                config,
+                &opts.out,
+                &data_dir,
+                meta,
+                model_cfg,
+                opts.peak_gflops,
+                comm.clone(),
+            )?;
+            run.info.threads = threads;
+            run.guard.inject = inject::Injector::new(opts.inject.clone());
+            // 3. The run directory (rank 0's alone).
+            match &resume {
+                Some(r) => run.resume_from(r)?,
+                None if comm.is_root() => prepare_run_dir(&opts.out, opts.force)?,
+                None => {}
+            }
+            if comm.is_root() {
+                write_atomic(&opts.out.join("config.toml"), config_text.as_bytes())?;
+            }
+            Ok(run)
+        })();
+        let mut run = comm::agree(&comm, setup)?;
+        run.join_ranks(opts.peak_gflops.is_none())?;
         let result = run.train_loop(obs, resume.as_ref());
         let summary = match &result {
             Ok(reason) => run.summary(Status::Completed, *reason, None),
@@ -174,7 +198,9 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
             }
             Err(e) => run.summary(Status::Failed, StopReason::Error, Some(e.to_string())),
         };
-        write_json_atomic(&run.out.join("summary.json"), &summary)?;
+        if comm.is_root() {
+            write_json_atomic(&run.out.join("summary.json"), &summary)?;
+        }
         result.map(|_| summary)
     })
 }
@@ -277,6 +303,9 @@ struct Run {
     wall: Instant,
     last_loss: Option<f32>,
     last_val: Option<(f32, Option<f64>)>,
+    /// The other ranks, and seconds spent in the gradient all-reduce.
+    comm: Comm,
+    comm_time: f64,
 }
 
 impl Run {
@@ -287,10 +316,11 @@ impl Run {
         meta: Meta,
         model_cfg: ModelConfig,
         declared_peak: Option<f64>,
+        comm: Comm,
     ) -> Result<Run> {
         let t = &config.train;
         let (b, seq) = (t.batch_size, t.seq_len);
-        let tokens_per_step = t.tokens_per_step();
+        let tokens_per_step = t.tokens_per_step() * comm.size() as u64;
         // Steps from the token budget round up: a run trains on at least `train.tokens`.
         let total_steps = match (t.stop_steps(), t.stop_tokens()) {
             (Some(s), Some(n)) => Some(s.min(n.div_ceil(tokens_per_step))),
@@ -322,7 +352,12 @@ impl Run {
         bug.configure(&mut ws, &mut adam);
         let shard = meta.open_shard(data_dir, Split::Train)?;
         let sampler = TrainSampler::new(shard, seq, t.seed)?;
-        let val = ValSet::load(data_dir, &meta, &config)?;
+        let val = if comm.size() > 1 {
+            check_ranks_fit(&comm, b * t.grad_accum, &sampler)?;
+            ValSet::load_slice(data_dir, &meta, &config, comm.rank(), comm.size())?
+        } else {
+            ValSet::load(data_dir, &meta, &config)?
+        };
         let flops_per_token = model_cfg.train_flops_per_token(seq);
         let entropy = val.entropy;
         let guard = Guard::new(&config.health, Vec::new());
@@ -335,6 +370,7 @@ impl Run {
             total_steps,
             max_time,
             tokens_per_step,
+            world_size: comm.size(),
             threads: rayon::current_num_threads(),
             peak_gflops,
             peak_source,
@@ -365,6 +401,8 @@ impl Run {
             wall: Instant::now(),
             last_loss: None,
             last_val: None,
+            comm,
+            comm_time: 0.0,
         })
     }
 
@@ -383,6 +421,7 @@ impl Run {
             self.config.log.layer_stats_every,
             self.layout.len,
             resume.is_some(),
+            self.comm.is_root(),
         )?;
         self.begin(&mut logs, resume, obs)?;
         obs.on_start(&self.info);
@@ -392,7 +431,7 @@ impl Run {
         let peak = self.info.peak_gflops * 1e9;
         loop {
             // Stop before starting a step (covers steps = 0 after a resume, and max_time).
-            if let Some(reason) = self.stop_reason() {
+            if let Some(reason) = self.agreed_stop_reason()? {
                 logs.finish()?;
                 return Ok(reason);
             }
@@ -407,9 +446,10 @@ impl Run {
                 self.grads.fill(0.0);
             }
             let mut loss_sum = 0.0f64;
+            let (rank, world) = (self.comm.rank() as u64, self.comm.size() as u64);
             for micro in 0..accum {
-                let first =
-                    (self.step * accum as u64 + micro as u64) * b as u64 + self.guard.skipped;
+                let first = ((self.step * accum as u64 + micro as u64) * world + rank) * b as u64
+                    + self.guard.skipped;
                 for i in 0..b {
                     let r = i * seq..(i + 1) * seq;
                     let index = self
@@ -427,11 +467,12 @@ impl Run {
                     &mut self.grads,
                     &self.inputs,
                     &self.targets,
-                    1.0 / accum as f32,
+                    1.0 / (accum as u64 * world) as f32,
                 )?;
                 loss_sum += loss as f64;
             }
-            let mut loss = (loss_sum / accum as f64) as f32;
+            let loss_sum = self.reduce_gradients(loss_sum)?;
+            let mut loss = (loss_sum / (accum as u64 * world) as f64) as f32;
             if spike {
                 loss = inject::amplify(loss, &mut self.grads);
             }
@@ -480,7 +521,7 @@ impl Run {
             }
 
             // 5) eval, checkpoint, record
-            let done = self.stop_reason().is_some();
+            let done = self.agreed_stop_reason()?.is_some();
             let every = |n: u64| n > 0 && step_no.is_multiple_of(n);
             let (eval_now, ckpt_now) = (
                 done || every(self.config.eval.every),
@@ -488,11 +529,16 @@ impl Run {
             );
             let mut val = None;
             if eval_now {
-                let v = self.val.evaluate(&mut self.ws, &self.params)?;
+                let v = match self.comm.size() {
+                    1 => self.val.evaluate(&mut self.ws, &self.params)?,
+                    _ => self
+                        .val
+                        .evaluate_shared(&mut self.ws, &self.params, &self.comm)?,
+                };
                 self.last_val = Some(v);
                 val = Some(v);
             }
-            if ckpt_now {
+            if ckpt_now && self.comm.is_root() {
                 let dir = self.save_checkpoint(&logs)?;
                 obs.on_checkpoint(&dir);
             }
@@ -561,6 +607,8 @@ impl Run {
             peak_source: self.info.peak_source,
             threads: self.info.threads,
             health: Some(self.health_report()),
+            world_size: (self.comm.size() > 1).then_some(self.comm.size()),
+            comm_time_s: (self.comm.size() > 1).then_some(self.comm_time),
         }
     }
 }

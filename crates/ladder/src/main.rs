@@ -47,7 +47,6 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Data(c) => cmd::data::run(c),
-        Command::Train(a) => return cmd::train::run(a),
         Command::Checkpoint(c) => return cmd::checkpoint::run(c),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Sample(a) => cmd::sample::run(a),
@@ -57,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
         Command::Diagnose(a) => return cmd::diagnose::run(a),
+        Command::Train(a) => return cmd::train::run(a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

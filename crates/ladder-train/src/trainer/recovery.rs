@@ -117,6 +117,10 @@ impl Run {
     /// Puts the run back where its newest good checkpoint left it: removes interrupted checkpoint
     /// writes, truncates the logs to the checkpoint's step, restores the state and the clocks.
     pub(super) fn resume_from(&mut self, r: &Resume) -> Result<()> {
+        if !self.comm.is_root() {
+            // The other ranks take the state; rank 0 alone touches the run directory.
+            return self.restore(r.point.as_ref());
+        }
         resume::remove_incomplete(&self.out)?;
         self.restore(r.point.as_ref())?;
         if let Some((dir, _)) = &r.point {
@@ -238,7 +242,7 @@ impl Run {
     fn rollback(&mut self, bad: u64, logs: &mut Logs) -> Result<()> {
         let (point, notes) = resume::newest_good(&self.out)?;
         let t = &self.config.train;
-        let per_step = (t.batch_size * t.grad_accum) as u64;
+        let per_step = (t.batch_size * t.grad_accum * self.comm.size()) as u64;
         let to = point.as_ref().map_or(0, |(_, s)| s.step);
         // The offending window under the current data position: steps to+1 ..= bad.
         let from_seq = to * per_step + self.guard.skipped;
@@ -277,13 +281,21 @@ impl Run {
     /// window and the layer log's carried gradient. A failed write names the directory and leaves
     /// the previous checkpoints as they were.
     pub(super) fn save_checkpoint(&mut self, logs: &Logs) -> Result<PathBuf> {
+        if !self.comm.is_root() {
+            // Rank 0 alone writes the run directory; the others name the same checkpoint.
+            return Ok(self
+                .out
+                .join("checkpoints")
+                .join(format!("step_{:07}", self.step)));
+        }
         let t = &self.config.train;
         let state = CheckpointState {
             format: checkpoint::STATE_FORMAT.into(),
             version: checkpoint::STATE_VERSION,
             step: self.step,
             tokens: self.tokens(),
-            next_sequence: self.step * (t.grad_accum * t.batch_size) as u64 + self.guard.skipped,
+            next_sequence: self.step * (t.grad_accum * t.batch_size * self.comm.size()) as u64
+                + self.guard.skipped,
             seed: t.seed,
             adam_t: self.adam.t,
             config_sha256: self.config_hash.clone(),

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod debug;
 pub mod diagnose;
+pub mod dist;
 pub mod eval;
 pub mod export;
 pub mod fit;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ladder_train::comm::Comm;
 use ladder_train::trainer::{Observer, RunInfo};
 use ladder_train::{Config, Preset, StepRecord, TrainOptions};
 
@@ -32,7 +33,12 @@ Surviving faults (docs/fault-tolerance.md):
   ladder train ... --supervise --max-restarts 5         # restart the trainer when it dies
   ladder train ... --health stop                        # warn | rollback (default) | stop
   ladder train ... --inject kill@137 --inject nan@200 --inject slow@90:5s   # testing aid
-  ladder checkpoint verify runs/t1                      # check every checkpoint's hashes")]
+  ladder checkpoint verify runs/t1                      # check every checkpoint's hashes
+
+Data parallel over MPI (a build with `--features mpi`; see docs/distributed.md): train.batch_size is
+per rank, the global batch is batch_size × grad_accum × ranks sequences per step (printed at start):
+  mpirun -np 2 ladder train --data data/kjv --out runs/dp2 --preset S --set train.batch_size=4
+  mpirun -np 4 ladder train --data data/kjv --out runs/dp4 --preset S --global-batch 8")]
 pub struct TrainArgs {
     /// Data directory written by `ladder data prepare` or `ladder data synth` (default: the
     /// config's data.dir).
@@ -96,6 +102,17 @@ pub struct TrainArgs {
     /// no-bias-correction, bf16-weights, lr-x30, repeat-data.
     #[arg(long, value_name = "NAME")]
     pub debug_bug: Option<ladder_train::planted::PlantedBug>,
+    /// Sequences per optimizer step over all ranks; sets train.batch_size to
+    /// N / (ranks × train.grad_accum), so the same N gives the same run on any number of ranks.
+    #[arg(long, value_name = "N")]
+    pub global_batch: Option<usize>,
+    /// Communicator: auto (MPI when started by mpirun / srun --mpi=pmix), single, or mpi.
+    #[arg(long, value_enum, default_value_t = super::dist::CommKind::Auto, value_name = "KIND")]
+    pub comm: super::dist::CommKind,
+    /// Seconds a rank may wait inside one collective before it decides a peer rank died or hung
+    /// and ends the job (0 = wait forever).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub comm_timeout: u64,
 }
 
 /// Resolves `--preset`, `--config` and `--set` into a config (shared with `ladder bench`).
@@ -108,13 +125,40 @@ pub fn resolve_config(
     Ok(Config::resolve(preset, file, sets)?)
 }
 
+/// `ladder train` on this rank: joins the job's ranks (one process unless started by an MPI
+/// launcher), trains, and reports an error the way a rank of a job must (see `dist::report_error`).
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if args.supervise && !args.print_config {
         return super::supervise::run(&args);
     }
+    let timeout = (args.comm_timeout > 0).then(|| Duration::from_secs(args.comm_timeout));
+    let comm = match super::dist::connect(args.comm, timeout) {
+        Ok(c) => c,
+        // Every rank gets the same answer here; one message is enough.
+        Err(e) if super::dist::launcher_rank() != 0 => {
+            drop(e);
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e),
+    };
+    let opts = match options(&args, &comm) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => return Ok(ExitCode::SUCCESS),
+        // The arguments and files are the same on every rank: rank 0 says what is wrong.
+        Err(e) if comm.is_root() => return Err(e),
+        Err(_) => return Ok(ExitCode::FAILURE),
+    };
+    match train_rank(&args, opts, comm.is_root()) {
+        Ok(code) => Ok(code),
+        Err(e) => Ok(super::dist::report_error(&comm, e)),
+    }
+}
+
+/// The resolved training options, or `None` after `--print-config`.
+fn options(args: &TrainArgs, comm: &Comm) -> anyhow::Result<Option<TrainOptions>> {
     // A resume starts from the run's own config unless another is given.
     let run_config = args.out.join("config.toml");
-    let config = if args.resume && args.preset.is_none() && args.config.is_none() {
+    let mut config = if args.resume && args.preset.is_none() && args.config.is_none() {
         anyhow::ensure!(
             run_config.is_file(),
             "{}: missing, so there is no run to resume here; start it without --resume",
@@ -124,7 +168,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     } else {
         resolve_config(args.preset.as_deref(), args.config.as_deref(), &args.set)?
     };
-    let mut config = config;
+    if let Some(g) = args.global_batch {
+        config.train.batch_size =
+            super::dist::per_rank_batch(g, comm.size(), config.train.grad_accum)?;
+    }
     if let Some(bug) = args.debug_bug {
         config.debug.bug = bug;
     }
@@ -132,8 +179,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         config.health.policy = policy;
     }
     if args.print_config {
-        print!("{}", config.to_toml());
-        return Ok(ExitCode::SUCCESS);
+        if comm.is_root() {
+            print!("{}", config.to_toml());
+        }
+        return Ok(None);
     }
     if let Some(g) = args.peak_gflops {
         anyhow::ensure!(
@@ -141,16 +190,22 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "--peak-gflops {g} must be positive"
         );
     }
-    let opts = TrainOptions {
+    Ok(Some(TrainOptions {
         config,
-        data: args.data,
+        data: args.data.clone(),
         out: args.out.clone(),
         force: args.force,
         peak_gflops: args.peak_gflops,
         resume: args.resume,
         inject: args.inject.clone(),
-    };
-    let mut progress = Progress::new(args.quiet);
+        comm: comm.clone(),
+    }))
+}
+
+/// Trains and prints the summary (rank 0 alone draws progress and prints).
+fn train_rank(args: &TrainArgs, opts: TrainOptions, root: bool) -> anyhow::Result<ExitCode> {
+    let quiet = args.quiet || !root;
+    let mut progress = Progress::new(quiet);
     let result = ladder_train::train(opts, &mut progress);
     progress.finish();
     if let Err(
@@ -158,11 +213,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     ) = &result
     {
         // Distinct from other failures: a supervisor does not restart it.
-        eprintln!("ladder: error: training {}: {e}", args.out.display());
+        if root {
+            eprintln!("ladder: error: training {}: {e}", args.out.display());
+        }
         return Ok(ExitCode::from(ladder_train::supervisor::EXIT_HEALTH));
     }
     let summary = result.with_context(|| format!("training {}", args.out.display()))?;
-    if !args.quiet {
+    if !quiet {
         let loss = |x: Option<f32>| x.map_or("n/a".into(), |v| format!("{v:.4}"));
         println!(
             "trained {} steps, {} tokens in {:.1} s: train loss {}, val loss {}{}",
@@ -184,6 +241,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             summary.n,
             summary.c,
         );
+        if let (Some(k), Some(c)) = (summary.world_size, summary.comm_time_s) {
+            println!(
+                "{k} ranks: gradient all-reduce {:.1} ms per step ({:.1}% of training time)",
+                1e3 * c / summary.steps.max(1) as f64,
+                100.0 * c * summary.tok_per_s / summary.d.max(1) as f64,
+            );
+        }
         if let Some(h) = summary.entropy_nats_per_token {
             println!("the synthetic source's entropy (best possible val loss): {h:.4}");
         }
@@ -227,11 +291,6 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn on_notice(&mut self, msg: &str) {
-        // Always shown, even with --quiet: a resume that passed over a bad checkpoint must say so.
-        self.line(&format!("ladder: {msg}"));
-    }
-
     fn on_start(&mut self, info: &RunInfo) {
         if self.quiet {
             return;
@@ -250,6 +309,15 @@ impl Observer for Progress {
             info.threads,
             info.peak_gflops,
             info.peak_source.as_str(),
+        );
+        let t = &info.config.train;
+        eprintln!(
+            "global batch: {} sequences × {} micro-batch(es) × {} rank(s) = {} sequences ({} tokens) per step",
+            t.batch_size,
+            t.grad_accum,
+            info.world_size,
+            t.batch_size * t.grad_accum * info.world_size,
+            info.tokens_per_step,
         );
         if !self.tty {
             return;
