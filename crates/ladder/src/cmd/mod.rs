@@ -8,5 +8,6 @@ pub mod eval;
 pub mod export;
 pub mod fit;
 pub mod predict;
+pub mod report;
 pub mod sample;
 pub mod train;
