@@ -44,7 +44,7 @@ nav { background: var(--bg); border: 1px solid var(--line); border-radius: 8px; 
 nav a { margin-right: 16px; color: var(--accent); text-decoration: none; white-space: nowrap; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; margin: 16px 0; }
 .card { background: var(--bg); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
-.card .k { font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+.card .k { font-size: 13.5px; color: var(--muted); }
 .card .v { font-size: 22px; font-weight: 600; margin-top: 2px; font-variant-numeric: tabular-nums; }
 .card .n { font-size: 13px; color: var(--muted); }
 figure { margin: 14px 0 26px; }
@@ -172,7 +172,7 @@ pub fn page(p: &Page) -> String {
     let completed = p.runs.iter().filter(|r| r.status == "completed").count();
     let _ = write!(
         s,
-        "<header><h1>{}</h1><p class=\"sub\">Scaling ladder <code>{}</code> · {} runs ({} completed) in {} compute budgets · made by <code>ladder report</code></p></header>\n",
+        "<header><h1>{}</h1><p class=\"sub\">Input <code>{}</code> · {} runs ({} completed) in {} compute budgets · made by <code>ladder report</code></p></header>\n",
         esc(p.title),
         esc(p.input),
         p.runs.len(),

@@ -125,9 +125,11 @@ pub const GRID: RGBColor = RGBColor(228, 228, 228);
 /// Reference runs and context points.
 pub const MUTED: RGBColor = RGBColor(170, 170, 170);
 
-/// Text style of `size` pixels.
+/// Text style of about `size` pixels. plotters writes SVG font sizes as `size / 1.24`, so in the
+/// page (where the SVGs are shown) text is smaller than in the PNG; the factor splits the
+/// difference so both read well.
 pub fn text(size: u32) -> TextStyle<'static> {
-    TextStyle::from((FAMILY, size).into_font()).color(&INK)
+    TextStyle::from((FAMILY, f64::from(size) * 1.15).into_font()).color(&INK)
 }
 
 /// Tick positions for a log axis over `[lo, hi]`: powers of ten when the range spans several
@@ -147,15 +149,16 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
             .collect()
     };
     let s125 = series(&[1.0, 2.0, 5.0]);
-    if s125.len() >= 4 {
+    if s125.len() >= 3 {
         return s125;
     }
+    // Inside about one decade: 1…9 multiples when they are few enough to stay legible.
     let s19 = series(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
-    if s19.len() >= 3 && s19.len() <= MAX + 2 {
+    if s19.len() >= 3 && s19.len() <= 7 {
         return s19;
     }
-    if s19.len() > MAX + 2 {
-        return s125;
+    if s19.len() > 7 {
+        return series(&[1.0, 2.0, 3.0, 5.0]);
     }
     linear_ticks(lo, hi)
 }

@@ -41,6 +41,7 @@ impl Draw for Curves<'_> {
             .x_label_formatter(&|v| si(*v))
             .y_label_formatter(&|v| short(*v))
             .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .axis_desc_style(text(15))
             .label_style(text(13))
             .draw()
@@ -100,7 +101,7 @@ impl Draw for Curves<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::LowerLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(13))

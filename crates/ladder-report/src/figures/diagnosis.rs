@@ -112,6 +112,7 @@ impl RunVsLaw<'_> {
             .x_label_formatter(&|v| si(*v))
             .y_label_formatter(&|v| short(*v))
             .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .axis_desc_style(text(14))
             .label_style(text(12))
             .draw()
@@ -231,6 +232,7 @@ impl RunVsLaw<'_> {
             .x_label_formatter(&|v| si(*v))
             .y_label_formatter(&|v| short(*v))
             .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .axis_desc_style(text(14))
             .label_style(text(12))
             .draw()
@@ -308,8 +310,8 @@ where
         }
     }
     let label = match ci {
-        Some([lo, hi]) => format!("law: {pred:.3} [{lo:.3}, {hi:.3}]"),
-        None => format!("law: {pred:.3}"),
+        Some([lo, hi]) => format!("law predicts {pred:.3}, 95 %: [{lo:.3}, {hi:.3}]"),
+        None => format!("law predicts {pred:.3}"),
     };
     chart
         .draw_series([Cross::new((x, pred), 6, INK.stroke_width(2))])

@@ -141,6 +141,7 @@ impl Frontier<'_> {
             .x_label_formatter(&|v| sci(*v))
             .y_label_formatter(&|v| si(*v))
             .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .axis_desc_style(text(14))
             .label_style(text(12))
             .draw()
@@ -154,7 +155,7 @@ impl Frontier<'_> {
         chart
             .draw_series([Text::new(
                 "extrapolation",
-                (c_max * 1.15, y1 / 1.08),
+                (c_max * 1.15, y0 * 1.25),
                 text(12).color(&RGBColor(110, 110, 110)),
             )])
             .map_err(pe)?;

@@ -86,6 +86,7 @@ impl Draw for Isoflop<'_> {
             .x_label_formatter(&|v| si(*v))
             .y_label_formatter(&|v| short(*v))
             .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .axis_desc_style(text(15))
             .label_style(text(13))
             .draw()
@@ -216,11 +217,12 @@ impl Draw for LawFit<'_> {
             .collect();
         let (x0, x1) = log_range(pts.iter().map(|q| q.1).chain(opt.iter().map(|o| o.0)), 1.3)
             .ok_or("no points")?;
-        let (y0, y1) = lin_range(
-            pts.iter().map(|q| q.2).chain([p[0]]).chain(ctx.entropy),
-            0.06,
-        )
-        .ok_or("no points")?;
+        // E and the source's entropy join the axis only when they are near the points: far below,
+        // they would squash the runs into a strip (the cards give both numbers).
+        let (lo, hi) = lin_range(pts.iter().map(|q| q.2), 0.0).ok_or("no points")?;
+        let near = |v: f64| v < lo && lo - v < 0.6 * (hi - lo);
+        let floors = [p[0]].into_iter().chain(ctx.entropy).filter(|v| near(*v));
+        let (y0, y1) = lin_range(pts.iter().map(|q| q.2).chain(floors), 0.06).ok_or("no points")?;
         let mut chart = ChartBuilder::on(root)
             .caption(
                 "Chinchilla law L(N, D) = E + A/N^α + B/D^β against the runs",
@@ -241,6 +243,7 @@ impl Draw for LawFit<'_> {
             .x_label_formatter(&|v| si(*v))
             .y_label_formatter(&|v| short(*v))
             .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .axis_desc_style(text(15))
             .label_style(text(13))
             .draw()
@@ -287,17 +290,19 @@ impl Draw for LawFit<'_> {
             .label("law's compute-optimal frontier")
             .legend(legend_line(INK, 2));
         let e = p[0];
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x0, e), (x1, e)],
-                3,
-                4,
-                INK.stroke_width(1),
-            ))
-            .map_err(pe)?
-            .label(format!("E = {e:.3}: the law's irreducible loss"))
-            .legend(legend_line(INK, 1));
-        if let Some(h) = ctx.entropy {
+        if e >= y0 {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0, e), (x1, e)],
+                    3,
+                    4,
+                    INK.stroke_width(1),
+                ))
+                .map_err(pe)?
+                .label(format!("E = {e:.3}: the law's irreducible loss"))
+                .legend(legend_line(INK, 1));
+        }
+        if let Some(h) = ctx.entropy.filter(|h| *h >= y0) {
             chart
                 .draw_series(LineSeries::new(
                     vec![(x0, h), (x1, h)],
@@ -360,6 +365,7 @@ impl Draw for Residuals<'_> {
             .x_label_formatter(&|v| si(*v))
             .y_label_formatter(&|v| short(*v))
             .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .axis_desc_style(text(15))
             .label_style(text(13))
             .draw()

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 /// The law behind the fixtures: E, A, B, alpha, beta (Chinchilla-like, with a small-model E).
-pub const TRUTH: [f64; 5] = [2.0, 400.0, 1800.0, 0.34, 0.28];
+pub const TRUTH: [f64; 5] = [2.0, 60.0, 80.0, 0.33, 0.30];
 
 /// Source entropy written into the summaries (a little below E, as for the synthetic source).
 pub const ENTROPY: f64 = 1.95;
