@@ -49,13 +49,12 @@ pub enum Error {
         message: String,
     },
     /// A fit.json given with `--fit` could not be read.
-    #[error("--fit {}: {source}; write it with `ladder fit INPUT --law chinchilla --out fit.json`", .path.display())]
+    #[error("--fit: {error} (write one with `ladder fit INPUT --law chinchilla --out fit.json`)")]
     Fit {
         /// The fit.json.
         path: PathBuf,
-        /// What `ladder_laws` said.
-        #[source]
-        source: ladder_laws::Error,
+        /// What `ladder_laws` said (it names the file).
+        error: ladder_laws::Error,
     },
     /// A fit.json holds a law the report does not draw.
     #[error("--fit {}: law `{law}` is not drawn by the report (it draws chinchilla and isoflop fits)", .path.display())]

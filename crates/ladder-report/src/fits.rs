@@ -84,9 +84,9 @@ pub fn read_fits(
     let (mut chin, mut iso): (Option<(FitFile, PathBuf)>, Option<(FitFile, PathBuf)>) =
         (None, None);
     for p in paths {
-        let f = FitFile::load(p).map_err(|source| Error::Fit {
+        let f = FitFile::load(p).map_err(|error| Error::Fit {
             path: p.clone(),
-            source,
+            error,
         })?;
         let slot = match f.law.as_str() {
             "chinchilla" => &mut chin,

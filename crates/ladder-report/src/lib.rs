@@ -148,8 +148,8 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
     figs.push(render(
         "curves",
         "Training curves",
-        "Training loss (nats/token) against training tokens for every run, both axes logarithmic. \
-         Colour marks the compute budget C = 6·N·D; dots are evaluations on the validation split; \
+        "Training loss (nats/token, each point the mean over the last quarter of the steps up to it) against \
+         training tokens for every run, both axes logarithmic. Colour marks the compute budget C = 6·N·D; dots are evaluations on the validation split; \
          dashed lines are runs that did not complete; red lines are highlighted runs."
             .to_string()
             + if entropy.is_some() {

@@ -39,7 +39,8 @@ pub struct Run {
     pub entropy: Option<f64>,
     /// Wall time of the run (s).
     pub wall_time_s: Option<f64>,
-    /// Training curve: (tokens, loss), subsampled to [`MAX_CURVE_POINTS`].
+    /// Training curve: (tokens, loss), smoothed ([`smooth`]) and subsampled to
+    /// [`MAX_CURVE_POINTS`].
     pub train_curve: Vec<(f64, f64)>,
     /// Evaluations: (tokens, val_loss).
     pub val_curve: Vec<(f64, f64)>,
@@ -238,7 +239,27 @@ fn read_curves(path: &Path, warnings: &mut Vec<String>) -> (Vec<(f64, f64)>, Vec
     }
     train.sort_by(|a, b| a.0.total_cmp(&b.0));
     val.sort_by(|a, b| a.0.total_cmp(&b.0));
-    (subsample(train, MAX_CURVE_POINTS), val)
+    (subsample(smooth(&train), MAX_CURVE_POINTS), val)
+}
+
+/// Share of the steps so far over which the training loss is averaged (see [`smooth`]).
+pub const SMOOTH_FRACTION: f64 = 0.25;
+
+/// Each point's loss averaged over the trailing [`SMOOTH_FRACTION`] of the steps up to it: a
+/// window of constant width on a log token axis, so early steps stay sharp and the per-step
+/// noise of small batches (large for tiny models) does not hide the trend later on.
+pub fn smooth(v: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut prefix = Vec::with_capacity(v.len() + 1);
+    prefix.push(0.0);
+    for p in v {
+        prefix.push(prefix.last().copied().unwrap_or(0.0) + p.1);
+    }
+    (0..v.len())
+        .map(|i| {
+            let w = ((i + 1) as f64 * SMOOTH_FRACTION).floor().max(1.0) as usize;
+            (v[i].0, (prefix[i + 1] - prefix[i + 1 - w]) / w as f64)
+        })
+        .collect()
 }
 
 /// At most `max` points, evenly spaced in index, first and last kept.
@@ -269,6 +290,20 @@ fn read_diagnosis(path: &Path, warnings: &mut Vec<String>) -> Option<Diagnosis> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smooth_averages_a_trailing_tenth() {
+        // Alternating 1, 3: from step 8 on the window holds an even number of steps (mean 2) or an odd one.
+        let v: Vec<(f64, f64)> = (0..40)
+            .map(|i| (i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))
+            .collect();
+        let s = smooth(&v);
+        assert_eq!(s[0], (0.0, 1.0));
+        // Step 8 (index 7): window of 2 steps (indices 6, 7), mean 2; index 39: 10 steps.
+        assert_eq!(s[7].1, 2.0);
+        assert_eq!(s[39].1, 2.0);
+        assert_eq!(s.len(), 40);
+    }
 
     #[test]
     fn subsample_keeps_ends_and_size() {

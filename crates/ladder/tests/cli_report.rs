@@ -30,9 +30,15 @@ fn cli_report_writes_page_and_figures() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("wrote") && stdout.contains("8 runs"), "{stdout}");
+    assert!(
+        stdout.contains("wrote") && stdout.contains("8 runs"),
+        "{stdout}"
+    );
     let html = std::fs::read_to_string(&out).unwrap();
-    assert!(html.contains("<title>Test &lt;ladder&gt;</title>"), "title is escaped");
+    assert!(
+        html.contains("<title>Test &lt;ladder&gt;</title>"),
+        "title is escaped"
+    );
     assert!(html.contains("<span class=\"badge suspicious\">suspicious</span>"));
     let files = sweep.join("report_files");
     for stem in ["curves", "isoflop", "law", "residuals", "frontier"] {

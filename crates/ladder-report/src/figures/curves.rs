@@ -87,7 +87,7 @@ impl Draw for Curves<'_> {
                 .draw_series(
                     r.val_curve
                         .iter()
-                        .map(|&p| Circle::new(p, 3, colour.mix(0.9).filled())),
+                        .map(|&p| Circle::new(p, 2, colour.filled())),
                 )
                 .map_err(pe)?;
         }
