@@ -77,12 +77,12 @@ pub struct Laws {
     pub left_out: Vec<(String, String)>,
 }
 
-/// Reads `--fit` files (at most one per law).
-pub fn read_fits(
-    paths: &[PathBuf],
-) -> Result<(Option<(FitFile, PathBuf)>, Option<(FitFile, PathBuf)>)> {
-    let (mut chin, mut iso): (Option<(FitFile, PathBuf)>, Option<(FitFile, PathBuf)>) =
-        (None, None);
+/// A fit read from a file, with the file.
+pub type GivenFit = Option<(FitFile, PathBuf)>;
+
+/// Reads `--fit` files (at most one per law): (chinchilla, isoflop).
+pub fn read_fits(paths: &[PathBuf]) -> Result<(GivenFit, GivenFit)> {
+    let (mut chin, mut iso): (GivenFit, GivenFit) = (None, None);
     for p in paths {
         let f = FitFile::load(p).map_err(|error| Error::Fit {
             path: p.clone(),
@@ -151,17 +151,16 @@ pub fn laws(
             message: e.to_string(),
         })?
         .with_seed(seed);
-    let fit_or = |file: Option<(FitFile, PathBuf)>,
-                  f: fn(&RunPoints, &FitOptions) -> ladder_laws::Result<FitFile>| {
-        match file {
+    let fit_or =
+        |file: GivenFit, f: fn(&RunPoints, &FitOptions) -> ladder_laws::Result<FitFile>| match file
+        {
             Some((fit, p)) => LawFit::Ok(Box::new(fit), FitSource::File(p)),
             None if pts.n.is_empty() => LawFit::Unavailable("no completed runs".to_string()),
             None => match f(&pts, &opts) {
                 Ok(fit) => LawFit::Ok(Box::new(fit), FitSource::Fitted),
                 Err(e) => LawFit::Unavailable(e.to_string()),
             },
-        }
-    };
+        };
     let chinchilla = fit_or(chin_file, ladder_laws::chinchilla::fit);
     let isoflop = fit_or(iso_file, ladder_laws::isoflop::fit);
     let budgets = budgets

@@ -138,11 +138,11 @@ fn source_note(l: &LawFit, name: &str) -> String {
 }
 
 fn figure_html(s: &mut String, f: &Figure, number: usize, files_dir: &str) {
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<figure id=\"fig-{stem}\"><div class=\"plot\">{svg}</div><figcaption><b>Figure {number}.</b> {cap} \
          <span class=\"note\">Files: <a href=\"{dir}/{stem}.png\">{stem}.png</a> · <a href=\"{dir}/{stem}.svg\">{stem}.svg</a></span>\
-         </figcaption></figure>\n",
+         </figcaption></figure>",
         stem = esc(&f.stem),
         svg = f.svg,
         cap = f.caption,
@@ -162,17 +162,17 @@ fn td_num(s: &mut String, v: Option<f64>, shown: String) {
 /// The whole page.
 pub fn page(p: &Page) -> String {
     let mut s = String::new();
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"ladder report\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
+         <meta name=\"generator\" content=\"ladder report\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>",
         esc(p.title)
     );
     let completed = p.runs.iter().filter(|r| r.status == "completed").count();
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<header><h1>{}</h1><p class=\"sub\">Input <code>{}</code> · {} runs ({} completed) in {} compute budgets · made by <code>ladder report</code></p></header>\n",
+        "<header><h1>{}</h1><p class=\"sub\">Input <code>{}</code> · {} runs ({} completed) in {} compute budgets · made by <code>ladder report</code></p></header>",
         esc(p.title),
         esc(p.input),
         p.runs.len(),
@@ -200,9 +200,9 @@ pub fn page(p: &Page) -> String {
     let mut number = 0;
     for f in p.figures {
         number += 1;
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<section id=\"{}\"><h2>{}</h2>\n",
+            "<section id=\"{}\"><h2>{}</h2>",
             esc(&f.stem),
             esc(&f.title)
         );
@@ -329,10 +329,10 @@ fn frontier_table(s: &mut String, laws: &Laws) {
     if rows.is_empty() {
         return;
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<p class=\"lead\">Compute-optimal allocation at the ladder's largest budget and 10× and 100× beyond it (95 % intervals in brackets):</p>\
-         <table><thead><tr><th>law</th><th class=\"num\">C (FLOPs)</th><th class=\"num\">N_opt</th><th class=\"num\">D_opt (tokens)</th><th class=\"num\">tokens/param</th><th class=\"num\">loss at optimum</th></tr></thead><tbody>{rows}</tbody></table>\n"
+         <table><thead><tr><th>law</th><th class=\"num\">C (FLOPs)</th><th class=\"num\">N_opt</th><th class=\"num\">D_opt (tokens)</th><th class=\"num\">tokens/param</th><th class=\"num\">loss at optimum</th></tr></thead><tbody>{rows}</tbody></table>"
     );
 }
 
@@ -370,9 +370,9 @@ fn diagnosis_section(s: &mut String, p: &Page, number: &mut usize) {
             None => s.push_str(" <span class=\"badge none\">not diagnosed</span>"),
         }
         s.push_str("</h3>\n");
-        let _ = write!(
-            s,
-            "<p>N = {}, D = {}, C = {} FLOPs, status {}, final validation loss {}. <span class=\"note\"><code>{}</code></span></p>\n",
+        let _ = writeln!(
+        s,
+        "<p>N = {}, D = {}, C = {} FLOPs, status {}, final validation loss {}. <span class=\"note\"><code>{}</code></span></p>",
             si(run.n),
             si(run.d),
             sci(run.c),
@@ -382,9 +382,9 @@ fn diagnosis_section(s: &mut String, p: &Page, number: &mut usize) {
         );
         match d.and_then(|d| d.law.as_ref()) {
             Some(l) => {
-                let _ = write!(
-                    s,
-                    "<p>Law ({}): observed <b>{:.4}</b>, predicted {:.4}, 95 % interval [{:.4}, {:.4}], <b>z = {:+.1}</b> σ ({}).</p>\n",
+                let _ = writeln!(
+        s,
+        "<p>Law ({}): observed <b>{:.4}</b>, predicted {:.4}, 95 % interval [{:.4}, {:.4}], <b>z = {:+.1}</b> σ ({}).</p>",
                     esc(&l.law),
                     l.observed,
                     l.predicted,
@@ -399,7 +399,9 @@ fn diagnosis_section(s: &mut String, p: &Page, number: &mut usize) {
                     let ci = ci.map_or(String::new(), |i| {
                         format!(", 95 % interval of the fit [{:.4}, {:.4}]", i[0], i[1])
                     });
-                    let _ = write!(s, "<p>Chinchilla law predicts {pv:.4}{ci} (parameter uncertainty only; <code>ladder diagnose</code> adds the ladder's scatter).</p>\n");
+                    let _ = writeln!(
+        s,
+        "<p>Chinchilla law predicts {pv:.4}{ci} (parameter uncertainty only; <code>ladder diagnose</code> adds the ladder's scatter).</p>");
                 }
             }
         }

@@ -165,7 +165,7 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 /// About five evenly spaced ticks at 1, 2, 2.5 or 5 × 10^k inside `[lo, hi]`.
 pub fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / 5.0;
@@ -237,7 +237,11 @@ pub fn log_range(v: impl IntoIterator<Item = f64>, pad: f64) -> Option<(f64, f64
         lo = lo.min(x);
         hi = hi.max(x);
     }
-    if !(hi >= lo) {
+    // No finite value (the folds left lo > hi, or a NaN).
+    if hi
+        .partial_cmp(&lo)
+        .is_none_or(|o| o == std::cmp::Ordering::Less)
+    {
         return None;
     }
     if hi / lo < 1.05 {
@@ -254,7 +258,11 @@ pub fn lin_range(v: impl IntoIterator<Item = f64>, pad: f64) -> Option<(f64, f64
         lo = lo.min(x);
         hi = hi.max(x);
     }
-    if !(hi >= lo) {
+    // No finite value (the folds left lo > hi, or a NaN).
+    if hi
+        .partial_cmp(&lo)
+        .is_none_or(|o| o == std::cmp::Ordering::Less)
+    {
         return None;
     }
     let span = (hi - lo).max(hi.abs() * 0.02).max(1e-9);
@@ -266,6 +274,55 @@ pub fn geomspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n)
         .map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1).max(1) as f64).exp())
         .collect()
+}
+
+/// Axis ranges of a chart, to place its legend where the data is not.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    /// x range and whether the axis is logarithmic.
+    pub x: (f64, f64, bool),
+    /// y range and whether the axis is logarithmic.
+    pub y: (f64, f64, bool),
+}
+
+impl Frame {
+    fn unit(v: f64, (lo, hi, log): (f64, f64, bool)) -> f64 {
+        if log {
+            (v.ln() - lo.ln()) / (hi.ln() - lo.ln())
+        } else {
+            (v - lo) / (hi - lo)
+        }
+    }
+
+    /// The legend corner that covers the fewest of `points` (data coordinates); ties go to
+    /// upper right, upper left, lower left, lower right in that order.
+    pub fn legend_corner(
+        &self,
+        points: impl IntoIterator<Item = (f64, f64)>,
+    ) -> SeriesLabelPosition {
+        let mut count = [0usize; 4];
+        for (x, y) in points {
+            let (u, v) = (Self::unit(x, self.x), Self::unit(y, self.y));
+            // Points outside the axes are clipped away: they take no room.
+            if !((0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v)) {
+                continue;
+            }
+            // A legend box reaches past the middle: the halves overlap.
+            let (right, left, top, bottom) = (u > 0.4, u < 0.6, v > 0.6, v < 0.4);
+            count[0] += usize::from(right && top);
+            count[1] += usize::from(left && top);
+            count[2] += usize::from(left && bottom);
+            count[3] += usize::from(right && bottom);
+        }
+        let best = (0..4).min_by_key(|&i| (count[i], i)).unwrap_or(0);
+        [
+            SeriesLabelPosition::UpperRight,
+            SeriesLabelPosition::UpperLeft,
+            SeriesLabelPosition::LowerLeft,
+            SeriesLabelPosition::LowerRight,
+        ][best]
+            .clone()
+    }
 }
 
 /// Writes `message` in the middle of `area` (a panel with nothing to plot).
@@ -298,6 +355,24 @@ mod tests {
         let t = log_ticks(3.1, 3.5);
         assert!(t.len() >= 2, "{t:?}");
         assert!(log_ticks(1e12, 1e20).len() <= 8);
+    }
+
+    #[test]
+    fn legend_goes_where_the_data_is_not() {
+        let f = Frame {
+            x: (0.0, 100.0, false),
+            y: (0.0, 1.0, false),
+        };
+        // A falling curve fills upper left and lower right.
+        let falling = (0..50).map(|i| (1.0 + i as f64 * 2.0, 1.0 - i as f64 / 50.0));
+        assert!(matches!(
+            f.legend_corner(falling.clone().chain([(90.0, 0.95)])),
+            SeriesLabelPosition::LowerLeft
+        ));
+        assert!(matches!(
+            f.legend_corner(falling),
+            SeriesLabelPosition::UpperRight
+        ));
     }
 
     #[test]

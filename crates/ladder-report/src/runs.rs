@@ -205,7 +205,10 @@ pub fn load_run(dir: &Path, warnings: &mut Vec<String>) -> std::result::Result<R
 
 /// (tokens, loss) and (tokens, val_loss) from metrics.jsonl; a missing file gives empty curves,
 /// a malformed line a warning.
-fn read_curves(path: &Path, warnings: &mut Vec<String>) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+/// (tokens, loss) points of a curve.
+pub type Curve = Vec<(f64, f64)>;
+
+fn read_curves(path: &Path, warnings: &mut Vec<String>) -> (Curve, Curve) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return (vec![], vec![]);
     };
@@ -292,7 +295,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn smooth_averages_a_trailing_tenth() {
+    fn smooth_averages_a_trailing_quarter() {
         // Alternating 1, 3: from step 8 on the window holds an even number of steps (mean 2) or an odd one.
         let v: Vec<(f64, f64)> = (0..40)
             .map(|i| (i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))

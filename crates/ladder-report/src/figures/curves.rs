@@ -6,8 +6,8 @@ use plotters::prelude::*;
 
 use super::Ctx;
 use crate::plot::{
-    budget_colour, log_range, log_ticks, pe, short, si, text, Draw, DrawResult, GRID, HIGHLIGHT,
-    INK,
+    budget_colour, log_range, log_ticks, pe, short, si, text, Draw, DrawResult, Frame, GRID,
+    HIGHLIGHT, INK,
 };
 
 /// The training-curves figure.
@@ -24,6 +24,10 @@ impl Draw for Curves<'_> {
             return crate::plot::empty_panel(root, "no run has a metrics.jsonl with losses");
         };
         let (y0, y1) = log_range(all.map(|p| p.1).chain(ctx.entropy), 1.04).unwrap_or((1.0, 10.0));
+        let frame = Frame {
+            x: (x0, x1, true),
+            y: (y0, y1, true),
+        };
         let mut chart = ChartBuilder::on(root)
             .caption("Training curves", text(19))
             .margin(16)
@@ -101,7 +105,13 @@ impl Draw for Curves<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
+            .position(
+                frame.legend_corner(
+                    ctx.runs
+                        .iter()
+                        .flat_map(|r| r.train_curve.iter().chain(&r.val_curve).copied()),
+                ),
+            )
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(13))

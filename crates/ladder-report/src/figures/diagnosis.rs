@@ -10,8 +10,8 @@ use plotters::prelude::*;
 use super::law::chinchilla_params;
 use super::Ctx;
 use crate::plot::{
-    geomspace, lin_range, log_range, log_ticks, pe, sci, short, si, text, Draw, DrawResult, GRID,
-    HIGHLIGHT, INK, MUTED,
+    geomspace, lin_range, log_range, log_ticks, pe, sci, short, si, text, Draw, DrawResult, Frame,
+    GRID, HIGHLIGHT, INK, MUTED,
 };
 use crate::runs::Run;
 
@@ -95,6 +95,18 @@ impl RunVsLaw<'_> {
             1.04,
         )
         .ok_or("no losses")?;
+        let frame = Frame {
+            x: (x0, x1, true),
+            y: (y0, y1, true),
+        };
+        let taken: Vec<(f64, f64)> = refs
+            .iter()
+            .flat_map(|r| r.train_curve.iter())
+            .chain(&run.train_curve)
+            .chain(&run.val_curve)
+            .copied()
+            .chain(pred.map(|p| (run.d, p.0)))
+            .collect();
         let mut chart = ChartBuilder::on(area)
             .caption("Its training curve against similar runs", text(17))
             .margin(14)
@@ -162,7 +174,7 @@ impl RunVsLaw<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(frame.legend_corner(taken))
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(12))
@@ -212,6 +224,22 @@ impl RunVsLaw<'_> {
                     .flatten()
             }));
         let (y0, y1) = lin_range(ys, 0.1).ok_or("no losses")?;
+        let frame = Frame {
+            x: (x0, x1, true),
+            y: (y0, y1, false),
+        };
+        let taken: Vec<(f64, f64)> = line
+            .iter()
+            .map(|q| (q.0, q.1))
+            .chain(peers.iter().copied())
+            .chain(run.final_val_loss.map(|l| (run.n, l)))
+            .chain(pred.iter().flat_map(|p| {
+                [Some(p.0), p.1.map(|i| i[0]), p.1.map(|i| i[1])]
+                    .into_iter()
+                    .flatten()
+                    .map(|y| (run.n, y))
+            }))
+            .collect();
         let mut chart = ChartBuilder::on(area)
             .caption(
                 format!("Its final loss against the law at C = {}", sci(c)),
@@ -275,7 +303,7 @@ impl RunVsLaw<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(frame.legend_corner(taken))
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(12))

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use super::Ctx;
 use crate::plot::{
-    geomspace, log_range, log_ticks, pe, sci, si, text, Draw, DrawResult, GRID, INK, MUTED,
+    geomspace, log_range, log_ticks, pe, sci, si, text, Draw, DrawResult, Frame, GRID, INK, MUTED,
 };
 
 /// Colour of the Chinchilla law's frontier.
@@ -120,6 +120,22 @@ impl Frontier<'_> {
         } else {
             "Compute-optimal size N_opt(C)"
         };
+        let frame = Frame {
+            x: (c0, c1, true),
+            y: (y0, y1, true),
+        };
+        let taken: Vec<(f64, f64)> = chin
+            .iter()
+            .chain(&iso)
+            .flat_map(|b| {
+                [Some(b.1), b.2.map(|i| i[0]), b.2.map(|i| i[1])]
+                    .into_iter()
+                    .flatten()
+                    .map(move |y| (b.0, y))
+            })
+            .chain(runs.iter().copied())
+            .chain(vertices.iter().map(|v| (v.0, v.1)))
+            .collect();
         let mut chart = ChartBuilder::on(area)
             .caption(title, text(18))
             .margin(14)
@@ -223,7 +239,7 @@ impl Frontier<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(frame.legend_corner(taken))
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(12).color(&INK))

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::Ctx;
 use crate::plot::{
     budget_colour, geomspace, lin_range, log_range, log_ticks, pe, short, si, text, Draw,
-    DrawResult, GRID, HIGHLIGHT, INK, MUTED,
+    DrawResult, Frame, GRID, HIGHLIGHT, INK, MUTED,
 };
 
 /// Chinchilla parameters `[E, A, B, alpha, beta]` by name (independent of the file's order).
@@ -69,6 +69,11 @@ impl Draw for Isoflop<'_> {
         )
         .ok_or("no points")?;
         let (y0, y1) = lin_range(pts.iter().map(|p| p.2), 0.08).ok_or("no points")?;
+        let frame = Frame {
+            x: (x0, x1, true),
+            y: (y0, y1, false),
+        };
+        let mut taken: Vec<(f64, f64)> = pts.iter().map(|p| (p.1, p.2)).collect();
         let mut chart = ChartBuilder::on(root)
             .caption("IsoFLOP profiles (Approach 2)", text(19))
             .margin(16)
@@ -120,6 +125,8 @@ impl Draw for Isoflop<'_> {
                     let x = n.ln();
                     (n, c[0] + c[1] * x + c[2] * x * x)
                 });
+                let line: Vec<(f64, f64)> = line.collect();
+                taken.extend(line.iter().copied());
                 chart
                     .draw_series(LineSeries::new(line, colour.stroke_width(2)))
                     .map_err(pe)?;
@@ -159,7 +166,7 @@ impl Draw for Isoflop<'_> {
         highlight_rings(&mut chart, ctx, &pts)?;
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(frame.legend_corner(taken))
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(13))
@@ -223,6 +230,11 @@ impl Draw for LawFit<'_> {
         let near = |v: f64| v < lo && lo - v < 0.6 * (hi - lo);
         let floors = [p[0]].into_iter().chain(ctx.entropy).filter(|v| near(*v));
         let (y0, y1) = lin_range(pts.iter().map(|q| q.2).chain(floors), 0.06).ok_or("no points")?;
+        let frame = Frame {
+            x: (x0, x1, true),
+            y: (y0, y1, false),
+        };
+        let mut taken: Vec<(f64, f64)> = pts.iter().map(|q| (q.1, q.2)).collect();
         let mut chart = ChartBuilder::on(root)
             .caption(
                 "Chinchilla law L(N, D) = E + A/N^α + B/D^β against the runs",
@@ -255,6 +267,7 @@ impl Draw for LawFit<'_> {
                 continue;
             }
             let c = b.c;
+            taken.extend(grid.iter().map(|&n| (n, law(n, c / (6.0 * n)))));
             chart
                 .draw_series(LineSeries::new(
                     grid.iter().map(|&n| (n, law(n, c / (6.0 * n)))),
@@ -284,6 +297,7 @@ impl Draw for LawFit<'_> {
             })
             .filter(|q| q.0.is_finite() && q.1.is_finite())
             .collect();
+        taken.extend(frontier.iter().copied());
         chart
             .draw_series(DashedLineSeries::new(frontier, 7, 4, INK.stroke_width(2)))
             .map_err(pe)?
@@ -315,7 +329,7 @@ impl Draw for LawFit<'_> {
         highlight_rings(&mut chart, ctx, &pts)?;
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(frame.legend_corner(taken))
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(13))
@@ -348,6 +362,10 @@ impl Draw for Residuals<'_> {
         let (x0, x1) = log_range(res.iter().map(|q| q.1), 1.3).ok_or("no points")?;
         let rmse = 100.0 * self.fit.residuals.rmse_log;
         let m = res.iter().map(|q| q.2.abs()).fold(rmse.max(0.5), f64::max) * 1.25;
+        let frame = Frame {
+            x: (x0, x1, true),
+            y: (-m, m, false),
+        };
         let mut chart = ChartBuilder::on(root)
             .caption("Residuals around the Chinchilla law", text(19))
             .margin(16)
@@ -414,7 +432,7 @@ impl Draw for Residuals<'_> {
         highlight_rings(&mut chart, ctx, &ringed)?;
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(frame.legend_corner(res.iter().map(|q| (q.1, q.2))))
             .background_style(WHITE.mix(0.85))
             .border_style(GRID)
             .label_font(text(13))
