@@ -83,3 +83,72 @@ fn cli_report_errors_are_clear() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("fit.json") && err.contains("version"), "{err}");
 }
+
+/// End to end on real runs: three tiny models trained for a few thousand tokens each (seconds on
+/// one thread). Too few runs for either law, so the report must still be written, say why the
+/// laws are missing, and show the runs' numbers exactly as their summary.json has them.
+#[test]
+fn cli_report_on_trained_tiny_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let o = ladder()
+        .args(["data", "synth", "--out", s(&data), "--tokens", "200000"])
+        .args(["--val-tokens", "16384"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let runs = t.path().join("runs");
+    for width in ["32", "48", "64"] {
+        let out = runs.join(format!("w{width}"));
+        let o = ladder()
+            .args([
+                "train",
+                "--data",
+                s(&data),
+                "--out",
+                s(&out),
+                "--preset",
+                "tiny",
+            ])
+            .args(["--set", &format!("model.n_embd={width}")])
+            .args(["--set", "train.tokens=8192", "--set", "train.threads=1"])
+            .args(["--set", "eval.tokens=4096", "--set", "eval.every=8"])
+            .args(["--peak-gflops=100", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let out = t.path().join("report.html");
+    let o = ladder()
+        .args(["report", s(&runs), "--out", s(&out), "--bootstrap", "20"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no chinchilla fit") && err.contains("no isoflop fit"),
+        "{err}"
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("report_files/curves.png"));
+    assert!(
+        html.contains("Chinchilla law (Approach 3"),
+        "the notes say why"
+    );
+    for width in ["32", "48", "64"] {
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(runs.join(format!("w{width}/summary.json"))).unwrap(),
+        )
+        .unwrap();
+        let val = summary["final_val_loss"].as_f64().unwrap();
+        assert!(
+            html.contains(&format!("data-value=\"{val}\">{val:.4}</td>")),
+            "w{width}: val loss {val} not in the table"
+        );
+        let n = summary["N"].as_f64().unwrap();
+        assert!(
+            html.contains(&format!("data-value=\"{n}\"")),
+            "w{width}: N {n}"
+        );
+    }
+}
