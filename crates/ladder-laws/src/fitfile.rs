@@ -119,6 +119,17 @@ mod nullable {
     }
 }
 
+/// Reads a map of numbers whose non-finite values were written as `null` (an infinite standard
+/// error of a parameter the bootstrap could not pin down), back as NaN.
+fn nullable_named<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Named<f64>, D::Error> {
+    let m = Named::<Option<f64>>::deserialize(d)?;
+    Ok(Named(
+        m.0.into_iter()
+            .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+            .collect(),
+    ))
+}
+
 /// One compute budget: the compute-optimal allocation there, with intervals.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[allow(non_snake_case)]
@@ -142,6 +153,7 @@ pub struct Budget {
     pub ci95: Named<Interval>,
     /// Bootstrap standard errors of the same quantities.
     #[serde(default)]
+    #[serde(deserialize_with = "nullable_named")]
     pub stderr: Named<f64>,
     /// `law` (from the fitted law at a requested budget), `vertex` (an IsoFLOP parabola's
     /// vertex) or `envelope` (the best run at that compute, Approach 1).
@@ -169,12 +181,14 @@ pub struct Derived {
     pub b: Option<f64>,
     /// Other derived scalars (e.g. `G` for chinchilla, `growth_per_unit` for doubling).
     #[serde(default, skip_serializing_if = "Named::is_empty")]
+    #[serde(deserialize_with = "nullable_named")]
     pub values: Named<f64>,
     /// 95 % intervals of `a`, `b` and `values`.
     #[serde(default)]
     pub ci95: Named<Interval>,
     /// Standard errors of `a`, `b` and `values`.
     #[serde(default)]
+    #[serde(deserialize_with = "nullable_named")]
     pub stderr: Named<f64>,
     /// Budgets: requested ones, and for isoflop/envelope the per-budget optima found in the data.
     #[serde(default)]
@@ -268,6 +282,7 @@ pub struct FitFile {
     /// Percentile 95 % bootstrap intervals (empty without bootstrap).
     pub ci95: Named<Interval>,
     /// Bootstrap standard errors (empty without bootstrap).
+    #[serde(deserialize_with = "nullable_named")]
     pub stderr: Named<f64>,
     /// Derived quantities.
     pub derived: Derived,
@@ -407,6 +422,29 @@ mod tests {
         assert_eq!(s, r#"{"E":[1.0,2.0],"A":[3.0,null]}"#);
         let back: Named<Interval> = serde_json::from_str(&s).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn fit_file_with_infinite_stderr_reads_back() {
+        // An unbounded bootstrap spread is written as `null`; `ladder fit --out` then `predict`,
+        // `diagnose` and `report` must still read the file.
+        let p = Path::new("fit.json");
+        let truth = [2.0, 60.0, 80.0, 0.33, 0.3];
+        let runs = crate::synth::chinchilla_points(&truth, 12, (1e5, 1e7), (5.0, 50.0), 0.01, 1);
+        let opts = crate::FitOptions::default()
+            .with_bootstrap(5)
+            .unwrap()
+            .with_starts(vec![[4.0, 4.4, 0.7, 0.33, 0.3]])
+            .unwrap();
+        let mut f = crate::chinchilla::fit(&runs, &opts).unwrap();
+        f.stderr.0[1].1 = f64::INFINITY;
+        f.derived.values.0[0].1 = f64::INFINITY;
+        let text = f.to_json();
+        assert!(text.contains("\"A\": null"), "{text}");
+        let back = FitFile::from_json(p, &text).unwrap();
+        assert!(back.stderr.get("A").unwrap().is_nan());
+        assert!(back.derived.values.0[0].1.is_nan());
+        assert_eq!(back.param("E"), f.param("E"));
     }
 
     #[test]

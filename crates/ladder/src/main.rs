@@ -39,6 +39,8 @@ enum Command {
     Predict(cmd::predict::PredictArgs),
     /// Is this run broken? Judge it against a fitted law, reference runs and its health signals.
     Diagnose(cmd::diagnose::DiagnoseArgs),
+    /// Write one self-contained HTML report of a ladder: curves, IsoFLOP profiles, laws, frontier, diagnosis.
+    Report(cmd::report::ReportArgs),
     /// Developer tools: dump gradients for checks against references.
     #[command(subcommand)]
     Debug(cmd::debug::DebugCommand),
@@ -55,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(a) => cmd::fit::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
+        Command::Report(a) => cmd::report::run(a),
         Command::Diagnose(a) => return cmd::diagnose::run(a),
         Command::Train(a) => return cmd::train::run(a),
     }?;

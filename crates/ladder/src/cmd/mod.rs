@@ -10,6 +10,7 @@ pub mod eval;
 pub mod export;
 pub mod fit;
 pub mod predict;
+pub mod report;
 pub mod sample;
 pub mod supervise;
 pub mod train;

@@ -1,0 +1,320 @@
+//! Run directories as the report reads them (DESIGN §3): `summary.json` for the numbers,
+//! `metrics.jsonl` for the training curves, and `diagnosis.json` (written by `ladder diagnose`)
+//! when there is one. Everything is read leniently: a run that cannot be used is listed with the
+//! reason instead of stopping the report, and only an input with no usable run at all is an error.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Points kept per training curve: enough for a smooth line on a 1000-pixel-wide plot, few
+/// enough to keep the SVG small. Subsampling keeps the first and last points.
+pub const MAX_CURVE_POINTS: usize = 300;
+
+/// One run directory.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The directory's name (`runs/<name>/` in a sweep).
+    pub name: String,
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Non-embedding parameters.
+    pub n: f64,
+    /// All parameters, when summary.json has them.
+    pub n_total: Option<f64>,
+    /// Training tokens.
+    pub d: f64,
+    /// Training compute `C` from summary.json, else 6·N·D.
+    pub c: f64,
+    /// Mean loss of the last training step (nats/token).
+    pub final_train_loss: Option<f64>,
+    /// Loss of the final evaluation (nats/token).
+    pub final_val_loss: Option<f64>,
+    /// `completed`, `failed` or `diverged`.
+    pub status: String,
+    /// Entropy of the synthetic source, when the data has one.
+    pub entropy: Option<f64>,
+    /// Wall time of the run (s).
+    pub wall_time_s: Option<f64>,
+    /// Training curve: (tokens, loss), smoothed ([`smooth`]) and subsampled to
+    /// [`MAX_CURVE_POINTS`].
+    pub train_curve: Vec<(f64, f64)>,
+    /// Evaluations: (tokens, val_loss).
+    pub val_curve: Vec<(f64, f64)>,
+    /// `diagnosis.json`, when the run has been diagnosed.
+    pub diagnosis: Option<Diagnosis>,
+}
+
+impl Run {
+    /// A run that can enter a fit: completed, with a finite positive validation loss.
+    pub fn fittable(&self) -> bool {
+        self.status == "completed"
+            && self
+                .final_val_loss
+                .is_some_and(|l| l > 0.0 && l.is_finite())
+    }
+}
+
+/// `diagnosis.json` as `ladder diagnose` writes it (`ladder_diagnose::Diagnosis`); unknown keys
+/// are ignored so that a newer diagnosis still shows.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Diagnosis {
+    /// `healthy`, `suspicious` or `broken`.
+    pub verdict: String,
+    /// The most likely cause class (kebab-case), when one was named.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// The comparison with the law, when a law was given.
+    #[serde(default)]
+    pub law: Option<LawComparison>,
+    /// Reference runs used.
+    #[serde(default)]
+    pub references: usize,
+    /// The evidence, worst first.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+/// The run's final loss against the law (`diagnosis.json` → `law`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct LawComparison {
+    /// The law's name.
+    pub law: String,
+    /// The run's final validation loss.
+    pub observed: f64,
+    /// The law's point prediction.
+    pub predicted: f64,
+    /// The prediction's 95 % interval.
+    pub interval95: [f64; 2],
+    /// ln(observed / predicted) in standard deviations.
+    pub z: f64,
+}
+
+/// One piece of evidence (`diagnosis.json` → `findings`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Finding {
+    /// Which check produced it.
+    pub check: String,
+    /// `healthy`, `suspicious` or `broken`.
+    pub severity: String,
+    /// The cause class it points to.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// What was measured.
+    pub message: String,
+}
+
+/// The runs of one input, and the directories that could not be used.
+#[derive(Clone, Debug, Default)]
+pub struct Runs {
+    /// Usable runs, sorted by (C, N, name).
+    pub runs: Vec<Run>,
+    /// (run directory, why it was skipped).
+    pub skipped: Vec<(String, String)>,
+    /// Problems that did not stop the report (a malformed diagnosis.json, bad metric lines).
+    pub warnings: Vec<String>,
+}
+
+/// Reads every run under `input` (a sweep, a folder of runs or one run directory).
+pub fn load_runs(input: &Path) -> Result<Runs> {
+    if !input.exists() {
+        return Err(Error::io(
+            input,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        ));
+    }
+    let dirs = ladder_laws::runs::find_runs(input).map_err(|e| match e {
+        ladder_laws::Error::Io { path, source } => Error::io(path, source),
+        other => Error::Json {
+            path: input.to_path_buf(),
+            message: other.to_string(),
+        },
+    })?;
+    if dirs.is_empty() {
+        return Err(Error::NoRuns {
+            path: input.to_path_buf(),
+        });
+    }
+    let mut out = Runs::default();
+    for dir in dirs {
+        match load_run(&dir, &mut out.warnings) {
+            Ok(run) => out.runs.push(run),
+            Err(why) => out.skipped.push((dir.display().to_string(), why)),
+        }
+    }
+    if out.runs.is_empty() {
+        return Err(Error::NoUsableRuns {
+            path: input.to_path_buf(),
+            skipped: out.skipped,
+        });
+    }
+    out.runs.sort_by(|a, b| {
+        a.c.total_cmp(&b.c)
+            .then(a.n.total_cmp(&b.n))
+            .then(a.name.cmp(&b.name))
+    });
+    Ok(out)
+}
+
+/// Reads one run directory; `Err` says why it cannot be shown.
+pub fn load_run(dir: &Path, warnings: &mut Vec<String>) -> std::result::Result<Run, String> {
+    let bytes = std::fs::read(dir.join("summary.json"))
+        .map_err(|e| format!("cannot read summary.json: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("summary.json is not JSON: {e}"))?;
+    let num = |k: &str| v.get(k).and_then(Value::as_f64).filter(|x| x.is_finite());
+    let positive = |k: &str| -> std::result::Result<f64, String> {
+        num(k)
+            .filter(|x| *x > 0.0)
+            .ok_or_else(|| format!("summary.json has no positive `{k}`"))
+    };
+    let n = positive("N")?;
+    let d = positive("D")?;
+    let c = num("C").filter(|c| *c > 0.0).unwrap_or(6.0 * n * d);
+    let status = v
+        .get("status")
+        .and_then(Value::as_str)
+        .ok_or("summary.json has no `status`")?
+        .to_string();
+    let name = dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let (train_curve, val_curve) = read_curves(&dir.join("metrics.jsonl"), warnings);
+    let diagnosis = read_diagnosis(&dir.join("diagnosis.json"), warnings);
+    Ok(Run {
+        name,
+        dir: dir.to_path_buf(),
+        n,
+        n_total: num("N_total"),
+        d,
+        c,
+        final_train_loss: num("final_train_loss"),
+        final_val_loss: num("final_val_loss"),
+        status,
+        entropy: num("entropy_nats_per_token"),
+        wall_time_s: num("wall_time_s"),
+        train_curve,
+        val_curve,
+        diagnosis,
+    })
+}
+
+/// (tokens, loss) and (tokens, val_loss) from metrics.jsonl; a missing file gives empty curves,
+/// a malformed line a warning.
+/// (tokens, loss) points of a curve.
+pub type Curve = Vec<(f64, f64)>;
+
+fn read_curves(path: &Path, warnings: &mut Vec<String>) -> (Curve, Curve) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (vec![], vec![]);
+    };
+    let (mut train, mut val) = (vec![], vec![]);
+    let mut bad = 0usize;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            bad += 1;
+            continue;
+        };
+        let Some(t) = v.get("tokens").and_then(Value::as_f64).filter(|t| *t > 0.0) else {
+            continue;
+        };
+        let get = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_f64)
+                .filter(|x| x.is_finite() && *x > 0.0)
+        };
+        if let Some(l) = get("loss") {
+            train.push((t, l));
+        }
+        if let Some(l) = get("val_loss") {
+            val.push((t, l));
+        }
+    }
+    if bad > 0 {
+        warnings.push(format!(
+            "{}: {bad} line(s) are not JSON and were left out of the curve",
+            path.display()
+        ));
+    }
+    train.sort_by(|a, b| a.0.total_cmp(&b.0));
+    val.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (subsample(smooth(&train), MAX_CURVE_POINTS), val)
+}
+
+/// Share of the steps so far over which the training loss is averaged (see [`smooth`]).
+pub const SMOOTH_FRACTION: f64 = 0.25;
+
+/// Each point's loss averaged over the trailing [`SMOOTH_FRACTION`] of the steps up to it: a
+/// window of constant width on a log token axis, so early steps stay sharp and the per-step
+/// noise of small batches (large for tiny models) does not hide the trend later on.
+pub fn smooth(v: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut prefix = Vec::with_capacity(v.len() + 1);
+    prefix.push(0.0);
+    for p in v {
+        prefix.push(prefix.last().copied().unwrap_or(0.0) + p.1);
+    }
+    (0..v.len())
+        .map(|i| {
+            let w = ((i + 1) as f64 * SMOOTH_FRACTION).floor().max(1.0) as usize;
+            (v[i].0, (prefix[i + 1] - prefix[i + 1 - w]) / w as f64)
+        })
+        .collect()
+}
+
+/// At most `max` points, evenly spaced in index, first and last kept.
+fn subsample(v: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+    if v.len() <= max || max < 2 {
+        return v;
+    }
+    let last = v.len() - 1;
+    (0..max)
+        .map(|i| v[(i * last + (max - 1) / 2) / (max - 1)])
+        .collect()
+}
+
+fn read_diagnosis(path: &Path, warnings: &mut Vec<String>) -> Option<Diagnosis> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match serde_json::from_str::<Diagnosis>(&text) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            warnings.push(format!(
+                "{}: not a diagnosis written by `ladder diagnose` ({e}); rerun `ladder diagnose`",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smooth_averages_a_trailing_quarter() {
+        // Alternating 1, 3: from step 8 on the window holds an even number of steps (mean 2) or an odd one.
+        let v: Vec<(f64, f64)> = (0..40)
+            .map(|i| (i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))
+            .collect();
+        let s = smooth(&v);
+        assert_eq!(s[0], (0.0, 1.0));
+        // Step 8 (index 7): window of 2 steps (indices 6, 7), mean 2; index 39: 10 steps.
+        assert_eq!(s[7].1, 2.0);
+        assert_eq!(s[39].1, 2.0);
+        assert_eq!(s.len(), 40);
+    }
+
+    #[test]
+    fn subsample_keeps_ends_and_size() {
+        let v: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, 0.0)).collect();
+        let s = subsample(v, 300);
+        assert_eq!(s.len(), 300);
+        assert_eq!(s[0].0, 0.0);
+        assert_eq!(s[299].0, 999.0);
+        assert!(s.windows(2).all(|w| w[1].0 > w[0].0));
+    }
+}
