@@ -36,6 +36,9 @@ enum Command {
     Predict(cmd::predict::PredictArgs),
     /// Is this run broken? Judge it against a fitted law, reference runs and its health signals.
     Diagnose(cmd::diagnose::DiagnoseArgs),
+    /// Plan a scaling ladder (IsoFLOP grid), run it on this machine or Slurm, show its state.
+    #[command(subcommand)]
+    Sweep(cmd::sweep::SweepCommand),
     /// Developer tools: dump gradients for checks against references.
     #[command(subcommand)]
     Debug(cmd::debug::DebugCommand),
@@ -52,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(a) => cmd::fit::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
+        Command::Sweep(c) => cmd::sweep::run(c),
         Command::Diagnose(a) => return cmd::diagnose::run(a),
     }?;
     Ok(ExitCode::SUCCESS)

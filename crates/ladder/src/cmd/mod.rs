@@ -9,4 +9,5 @@ pub mod export;
 pub mod fit;
 pub mod predict;
 pub mod sample;
+pub mod sweep;
 pub mod train;
