@@ -85,7 +85,8 @@ pub fn run_local(dir: &SweepDir, opts: &RunOptions, obs: &mut dyn Observer) -> R
                 attempt,
                 job_id: None,
             };
-            obs.event(&ev, &counts(&plan, &state, None));
+            let left = eta_of(&plan, &state, &running, &eta, jobs);
+            obs.event(&ev, &counts(&plan, &state, left));
         }
         if running.is_empty() {
             break;

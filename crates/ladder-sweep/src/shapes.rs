@@ -16,7 +16,7 @@ pub const ASPECT: f64 = 48.0;
 /// first; among shapes within a few percent of the target, the better-proportioned one wins.
 const ASPECT_WEIGHT: f64 = 0.02;
 /// Smallest and largest widths, and the deepest model, of the family.
-const MIN_EMBD: usize = 32;
+const MIN_EMBD: usize = 16;
 const MAX_EMBD: usize = 2048;
 const MAX_LAYER: usize = 32;
 

@@ -36,6 +36,8 @@ enum Command {
     Predict(cmd::predict::PredictArgs),
     /// Is this run broken? Judge it against a fitted law, reference runs and its health signals.
     Diagnose(cmd::diagnose::DiagnoseArgs),
+    /// The main job end to end on built-in data: a ladder, its law, and a checked prediction.
+    Quickstart(cmd::quickstart::QuickstartArgs),
     /// Plan a scaling ladder (IsoFLOP grid), run it on this machine or Slurm, show its state.
     #[command(subcommand)]
     Sweep(cmd::sweep::SweepCommand),
@@ -56,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
         Command::Sweep(c) => cmd::sweep::run(c),
+        Command::Quickstart(a) => cmd::quickstart::run(a),
         Command::Diagnose(a) => return cmd::diagnose::run(a),
     }?;
     Ok(ExitCode::SUCCESS)

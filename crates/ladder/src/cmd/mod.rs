@@ -8,6 +8,7 @@ pub mod eval;
 pub mod export;
 pub mod fit;
 pub mod predict;
+pub mod quickstart;
 pub mod sample;
 pub mod sweep;
 pub mod train;
