@@ -206,7 +206,7 @@ impl Plan {
             t += &format!("tokens = {}\nseed = {}\n", r.tokens, r.seed);
             t += &format!("set = {}\n", list(&r.set));
             if let Some(s) = r.est_seconds {
-                t += &format!("est_seconds = {}\n", fmt_float((s * 10.0).round() / 10.0));
+                t += &format!("est_seconds = {}\n", fmt_float(s));
             }
         }
         t
@@ -511,7 +511,8 @@ fn estimate_times(plan: &mut Plan, vocab: usize, how: Estimate) -> Result<()> {
                 }
             },
         };
-        plan.runs[i].est_seconds = Some(flops / (gflops * 1e9));
+        // Tenths of a second: what sweep.toml keeps, so a plan round-trips exactly.
+        plan.runs[i].est_seconds = Some((flops / (gflops * 1e9) * 10.0).round() / 10.0);
     }
     Ok(())
 }

@@ -116,14 +116,24 @@ fn sweep_plan_prints_the_table_and_status_lists_pending_runs() {
     for col in ["name", "N", "D", "C=6ND", "est."] {
         assert!(table.contains(col), "{table}");
     }
-    assert!(table.contains("c2e9-n0.0033M") && table.contains("c4e9-n0.013M"), "{table}");
+    assert!(
+        table.contains("c2e9-n0.0033M") && table.contains("c4e9-n0.013M"),
+        "{table}"
+    );
     let st = ok(&["sweep", "status", s(&sweep)]);
     assert!(st.contains("4 runs: 4 pending"), "{st}");
     let rows: Value = serde_json::from_str(&ok(&["sweep", "status", s(&sweep), "--json"])).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 4);
     // Planning again into the same directory needs --force.
     let e = fails(&[
-        "sweep", "plan", "--data", s(synth()), "--budgets", "2e9", "--out", s(&sweep),
+        "sweep",
+        "plan",
+        "--data",
+        s(synth()),
+        "--budgets",
+        "2e9",
+        "--out",
+        s(&sweep),
     ]);
     assert!(e.contains("--force"), "{e}");
     let e = fails(&["sweep", "run", s(&sweep.join("nope"))]);
@@ -220,8 +230,14 @@ fn sweep_failed_run_is_retried_then_reported_and_rerun_after_the_plan_is_fixed()
     assert!(!out.status.success(), "a failed run must fail the sweep");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("run {bad} failed")), "{err}");
-    assert!(err.contains("train.lr"), "the run's own error is shown: {err}");
-    assert!(err.contains("1 of 2 runs failed after all retries"), "{err}");
+    assert!(
+        err.contains("train.lr"),
+        "the run's own error is shown: {err}"
+    );
+    assert!(
+        err.contains("1 of 2 runs failed after all retries"),
+        "{err}"
+    );
     let st = state(&sweep);
     let e = &st["runs"][&bad];
     assert_eq!(e["status"], "failed");
@@ -254,7 +270,10 @@ fn sweep_failed_run_is_retried_then_reported_and_rerun_after_the_plan_is_fixed()
     let st = state(&sweep);
     assert_eq!(st["runs"][&bad]["status"], "done");
     assert_eq!(st["runs"][&bad]["attempts"], 1);
-    assert_eq!(st["runs"][good[0].0]["attempts"], 1, "the good run is not repeated");
+    assert_eq!(
+        st["runs"][good[0].0]["attempts"], 1,
+        "the good run is not repeated"
+    );
 }
 
 #[test]
@@ -285,7 +304,10 @@ fn sweep_runs_through_slurm_with_a_failing_job_retried_and_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("as Slurm job"), "{err}");
-    assert!(err.contains(&format!("run {bad} failed")) && err.contains("train.lr"), "{err}");
+    assert!(
+        err.contains(&format!("run {bad} failed")) && err.contains("train.lr"),
+        "{err}"
+    );
     let st = state(&sweep);
     let mut ids = std::collections::HashSet::new();
     for (name, e) in st["runs"].as_object().unwrap() {
@@ -319,7 +341,12 @@ fn quickstart_tiny_writes_everything_and_a_finite_interval() {
         "200",
         "--quiet",
     ]);
-    for want in ["predicted val loss", "actual val loss", "fitted irreducible loss E", "true entropy"] {
+    for want in [
+        "predicted val loss",
+        "actual val loss",
+        "fitted irreducible loss E",
+        "true entropy",
+    ] {
         assert!(text.contains(want), "{want}: {text}");
     }
     for f in [
@@ -338,9 +365,16 @@ fn quickstart_tiny_writes_everything_and_a_finite_interval() {
     let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
     assert!(lo.is_finite() && hi.is_finite() && lo < hi, "{t}");
     assert!(t["actual_loss"].as_f64().unwrap().is_finite());
-    assert!((t["C"].as_f64().unwrap() / 4e10 - 4.0).abs() < 1e-9, "4× the largest budget");
+    assert!(
+        (t["C"].as_f64().unwrap() / 4e10 - 4.0).abs() < 1e-9,
+        "4× the largest budget"
+    );
     let st = state(&out.join("sweep"));
-    assert!(st["runs"].as_object().unwrap().values().all(|e| e["status"] == "done"));
+    assert!(st["runs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|e| e["status"] == "done"));
     // The fit reads the sweep directly.
     let fit = json(&out.join("fit-chinchilla.json"));
     assert_eq!(fit["data"]["points"], 12);
