@@ -293,7 +293,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
             fam[fam.len() - 1]
         }
     });
-    let tokens_per_step = 8 * 64; // train.batch_size × seq_len of the recipe
+    let tokens_per_step = plan.run_config(&plan.runs[0])?.train.tokens_per_step();
     let n = shape.n_params();
     let d = ((c_target / (6.0 * n as f64) / tokens_per_step as f64)
         .round()
