@@ -178,6 +178,10 @@ fn parse_range(s: &str) -> anyhow::Result<(f64, f64)> {
 }
 
 fn plan(a: PlanArgs) -> anyhow::Result<()> {
+    // Refuse before the (timed) planning, not after.
+    if a.out.join("sweep.toml").exists() && !a.force {
+        return Err(ladder_sweep::Error::SweepExists { path: a.out }.into());
+    }
     let req = PlanRequest {
         data: a.data.clone(),
         budgets: a.budgets.clone(),
