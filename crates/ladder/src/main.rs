@@ -41,6 +41,11 @@ enum Command {
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Write one self-contained HTML report of a ladder: curves, IsoFLOP profiles, laws, frontier, diagnosis.
     Report(cmd::report::ReportArgs),
+    /// The main job end to end on built-in data: a ladder, its law, and a checked prediction.
+    Quickstart(cmd::quickstart::QuickstartArgs),
+    /// Plan a scaling ladder (IsoFLOP grid), run it on this machine or Slurm, show its state.
+    #[command(subcommand)]
+    Sweep(cmd::sweep::SweepCommand),
     /// Developer tools: dump gradients for checks against references.
     #[command(subcommand)]
     Debug(cmd::debug::DebugCommand),
@@ -58,6 +63,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
         Command::Report(a) => cmd::report::run(a),
+        Command::Sweep(c) => cmd::sweep::run(c),
+        Command::Quickstart(a) => cmd::quickstart::run(a),
         Command::Diagnose(a) => return cmd::diagnose::run(a),
         Command::Train(a) => return cmd::train::run(a),
     }?;

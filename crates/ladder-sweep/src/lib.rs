@@ -1,0 +1,31 @@
+//! `ladder_sweep`: plan scaling ladders and run them (DESIGN §3, "Sweep directory").
+//!
+//! # Brief overview
+//! - [`shapes`]: the GPT-2 shape family, from a target N to (n_layer, n_embd, n_head).
+//! - [`plan`]: `sweep.toml`, the editable plan; [`plan::make_plan`] lays out an IsoFLOP grid
+//!   (for each budget C, several N with D = C / 6N).
+//! - [`dir`]: the sweep directory, its files and the runner's lock.
+//! - [`state`]: `sweep.json`, the state of each run; [`state::reconcile`] makes an interrupted
+//!   sweep resume where it stopped.
+//! - [`local`] and [`slurm`]: the executors (child `ladder train` processes, or `sbatch` jobs),
+//!   sharing [`exec`]: command lines, retries, progress events, the final report.
+//! - [`status`]: the table of `ladder sweep status`.
+//!
+//! The crate prints nothing: progress reaches the caller through [`exec::Observer`].
+
+#![deny(missing_docs)]
+
+pub mod dir;
+mod error;
+pub mod exec;
+pub mod local;
+pub mod plan;
+pub mod shapes;
+pub mod slurm;
+pub mod state;
+pub mod status;
+
+pub use dir::SweepDir;
+pub use error::{Error, Result};
+pub use exec::{Counts, Event, Observer, Report, RunOptions};
+pub use plan::{make_plan, Estimate, Plan, PlanRequest, RunSpec};

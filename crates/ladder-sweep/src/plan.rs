@@ -1,0 +1,560 @@
+//! The plan of a sweep (`sweep.toml`): which runs to train, each with a deterministic name, seed,
+//! model shape and token count; and [`make_plan`], which lays out an IsoFLOP grid.
+//!
+//! An IsoFLOP grid (Hoffmann et al. 2022, Approach 2) trains, for each compute budget C, several
+//! model sizes N with D = C / (6N) tokens each, so every budget's losses trace a parabola in ln N
+//! whose vertex is the compute-optimal size. `C = 6·N·D` is Kaplan's convention with N the
+//! non-embedding parameters (DESIGN §2), exactly what `ladder train` writes to summary.json.
+//!
+//! The file is written with comments for people and read back strictly (`format`, `version`,
+//! unknown keys are errors). It is the editable plan: every command re-reads it, and a run whose
+//! entry changes after it finished is trained again (see [`crate::state`]).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use ladder_train::{Config, Preset};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{io, Error, Result};
+use crate::shapes::{family_range, shape_for, Shape};
+
+/// `format` of sweep.toml.
+pub const PLAN_FORMAT: &str = "ladder-sweep-plan";
+/// `version` of sweep.toml this build reads and writes.
+pub const PLAN_VERSION: u32 = 1;
+
+/// sweep.toml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// [`PLAN_FORMAT`].
+    pub format: String,
+    /// [`PLAN_VERSION`].
+    pub version: u32,
+    /// The data directory every run trains on (absolute when written by `sweep plan`).
+    pub data: String,
+    /// The `ladder train --preset` every run starts from.
+    pub preset: String,
+    /// `--set` overrides for every run, applied before each run's shape, tokens, seed and `set`.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// The runs, in plan order.
+    #[serde(default, rename = "run")]
+    pub runs: Vec<RunSpec>,
+}
+
+/// One `[[run]]` of sweep.toml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Unique name; also the run directory `runs/<name>/` (letters, digits, `.`, `_`, `-`).
+    pub name: String,
+    /// The compute budget this run belongs to (FLOPs, 6·N·D); groups the IsoFLOP parabolas.
+    pub budget: f64,
+    /// Transformer blocks.
+    pub n_layer: usize,
+    /// Channels.
+    pub n_embd: usize,
+    /// Attention heads.
+    pub n_head: usize,
+    /// Training tokens (`train.tokens`).
+    pub tokens: u64,
+    /// `train.seed`.
+    pub seed: u64,
+    /// Extra `--set` overrides of this run, applied last.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// Estimated wall time with one job's threads (for the ETA only).
+    #[serde(default)]
+    pub est_seconds: Option<f64>,
+}
+
+impl RunSpec {
+    /// The model shape.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            n_layer: self.n_layer,
+            n_embd: self.n_embd,
+            n_head: self.n_head,
+        }
+    }
+
+    /// Kaplan's N of the shape (what summary.json will say).
+    pub fn n_params(&self) -> u64 {
+        self.shape().n_params()
+    }
+
+    /// 6·N·D of the plan.
+    pub fn compute(&self) -> f64 {
+        6.0 * self.n_params() as f64 * self.tokens as f64
+    }
+}
+
+impl Plan {
+    /// The `--set` arguments of `ladder train` for `run`, in order: the plan's, the shape, tokens
+    /// and seed, then the run's own.
+    pub fn train_sets(&self, run: &RunSpec) -> Vec<String> {
+        let mut sets = self.set.clone();
+        sets.push(format!("model.n_layer={}", run.n_layer));
+        sets.push(format!("model.n_embd={}", run.n_embd));
+        sets.push(format!("model.n_head={}", run.n_head));
+        sets.push(format!("train.tokens={}", run.tokens));
+        sets.push(format!("train.seed={}", run.seed));
+        sets.extend(run.set.iter().cloned());
+        sets
+    }
+
+    /// The config `ladder train` resolves for `run` (before the data fills in the vocabulary).
+    pub fn run_config(&self, run: &RunSpec) -> Result<Config> {
+        let preset: Preset = self.preset.parse()?;
+        Ok(Config::resolve(Some(preset), None, &self.train_sets(run))?)
+    }
+
+    /// The run named `name`.
+    pub fn run(&self, name: &str) -> Option<&RunSpec> {
+        self.runs.iter().find(|r| r.name == name)
+    }
+
+    /// Reads and checks sweep.toml.
+    pub fn load(path: &Path) -> Result<Plan> {
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let plan: Plan = toml::from_str(&text).map_err(|e| Error::PlanParse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        if plan.format != PLAN_FORMAT || plan.version != PLAN_VERSION {
+            return Err(Error::BadFormat {
+                path: path.to_path_buf(),
+                found: plan.format,
+                version: plan.version,
+                expected: PLAN_FORMAT,
+                want: PLAN_VERSION,
+            });
+        }
+        plan.check(path)?;
+        Ok(plan)
+    }
+
+    /// Names unique and usable as directory names, tokens positive. Values `ladder train` checks
+    /// itself (a bad `--set`) are left to it: such a run fails, is retried and reported.
+    fn check(&self, path: &Path) -> Result<()> {
+        let bad = |run: &str, message: String| Error::PlanInvalid {
+            path: path.to_path_buf(),
+            run: run.to_string(),
+            message,
+        };
+        let mut seen = HashSet::new();
+        for r in &self.runs {
+            let ok = !r.name.is_empty()
+                && !r.name.starts_with('.')
+                && r.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                return Err(bad(
+                    &r.name,
+                    "names may hold only letters, digits, '.', '_' and '-' (and not start with '.')"
+                        .into(),
+                ));
+            }
+            if !seen.insert(r.name.as_str()) {
+                return Err(bad(&r.name, "two runs have this name; rename one".into()));
+            }
+            if r.tokens == 0 {
+                return Err(bad(
+                    &r.name,
+                    "tokens = 0; give the run a positive token count".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// sweep.toml as text, with comments that show each run's N, D and C.
+    pub fn to_toml(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let list = |v: &[String]| {
+            let items: Vec<String> = v.iter().map(|s| q(s)).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let mut t = String::new();
+        t += "# A ladder sweep plan (docs/sweep.md). Every `ladder sweep` command re-reads this file:\n";
+        t += "# edit it (add, remove or change runs) and re-run `ladder sweep run`. A run whose entry\n";
+        t += "# changes after it finished is trained again; finished, unchanged runs never are.\n";
+        t += &format!("format = {}\nversion = {}\n", q(&self.format), self.version);
+        t += &format!("data = {}\npreset = {}\n", q(&self.data), q(&self.preset));
+        t += "# `ladder train --set` overrides for every run, before each run's shape, tokens, seed and set.\n";
+        t += &format!("set = {}\n", list(&self.set));
+        for r in &self.runs {
+            let est = r
+                .est_seconds
+                .map_or(String::new(), |s| format!(", est. {}", fmt_duration(s)));
+            t += &format!(
+                "\n# N = {} non-embedding, D = {} tokens, C = 6ND = {:.3e}{est}\n",
+                r.n_params(),
+                r.tokens,
+                r.compute()
+            );
+            t += "[[run]]\n";
+            t += &format!("name = {}\n", q(&r.name));
+            t += &format!("budget = {}\n", fmt_float(r.budget));
+            t += &format!(
+                "n_layer = {}\nn_embd = {}\nn_head = {}\n",
+                r.n_layer, r.n_embd, r.n_head
+            );
+            t += &format!("tokens = {}\nseed = {}\n", r.tokens, r.seed);
+            t += &format!("set = {}\n", list(&r.set));
+            if let Some(s) = r.est_seconds {
+                t += &format!("est_seconds = {}\n", fmt_float(s));
+            }
+        }
+        t
+    }
+}
+
+/// A float as TOML writes it and a person reads it: `3e12`, `2.5e12`, `0.5`, `130.0`.
+fn fmt_float(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e6 || x.abs() < 1e-3) {
+        let s = format!("{x:e}");
+        s.replace("e+", "e")
+    } else if x.fract() == 0.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// `1m05s`, `42s`, `1h02m`.
+pub fn fmt_duration(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A budget in run names: `3e12`, `2.5e12`.
+pub fn fmt_budget(c: f64) -> String {
+    let e = c.log10().floor() as i32;
+    let m = c / 10f64.powi(e);
+    let m = (m * 10.0).round() / 10.0;
+    let (m, e) = if m >= 10.0 { (m / 10.0, e + 1) } else { (m, e) };
+    if m.fract() == 0.0 {
+        format!("{}e{e}", m as u64)
+    } else {
+        format!("{m:.1}e{e}")
+    }
+}
+
+/// N in run names, in millions with `digits` significant digits: `0.41M`, `0.013M`, `1.2M`.
+fn fmt_n(n: u64, digits: usize) -> String {
+    let m = n as f64 / 1e6;
+    let mag = m.log10().floor() as i64;
+    let decimals = (digits as i64 - 1 - mag).max(0) as usize;
+    format!("{m:.decimals$}M")
+}
+
+/// How `sweep plan` estimates run times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Estimate {
+    /// Time a few training steps of every distinct shape with this many threads.
+    Measure {
+        /// Threads per job.
+        threads: usize,
+    },
+    /// Assume this training rate (GFLOP/s of `train_flops_per_token`) for every run.
+    Gflops(f64),
+}
+
+/// What `ladder sweep plan` asks for.
+#[derive(Clone, Debug)]
+pub struct PlanRequest {
+    /// Data directory (its meta.json gives the vocabulary).
+    pub data: PathBuf,
+    /// Compute budgets (FLOPs, 6·N·D).
+    pub budgets: Vec<f64>,
+    /// Model sizes per budget.
+    pub sizes: usize,
+    /// `ladder train` preset the runs start from.
+    pub preset: String,
+    /// `--set` overrides for every run.
+    pub sets: Vec<String>,
+    /// Without `n_range`: each budget's sizes centre on N = sqrt(C / (6·r)) with this r = D/N.
+    pub tokens_per_param: f64,
+    /// Without `n_range`: largest / smallest N of each budget.
+    pub span: f64,
+    /// The same N range (min, max) for every budget instead of a centred one.
+    pub n_range: Option<(f64, f64)>,
+    /// `train.seed` of every run: all runs then see the data in the same order, so differences
+    /// between runs come from N and D alone.
+    pub seed: u64,
+    /// How to estimate run times.
+    pub estimate: Estimate,
+}
+
+fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> Error {
+    Error::InvalidOption {
+        name,
+        value: value.to_string(),
+        rule,
+    }
+}
+
+impl PlanRequest {
+    fn validate(&self) -> Result<()> {
+        if self.budgets.is_empty() {
+            return Err(invalid(
+                "--budgets",
+                "",
+                "give at least one budget, e.g. 3e12,1e13",
+            ));
+        }
+        for &c in &self.budgets {
+            if !(c > 0.0 && c.is_finite()) {
+                return Err(invalid("--budgets", c, "budgets are FLOPs > 0, e.g. 3e12"));
+            }
+        }
+        if self.sizes == 0 || self.sizes > 32 {
+            return Err(invalid(
+                "--sizes",
+                self.sizes,
+                "between 1 and 32 sizes per budget",
+            ));
+        }
+        if !(self.tokens_per_param > 0.0 && self.tokens_per_param.is_finite()) {
+            return Err(invalid(
+                "--tokens-per-param",
+                self.tokens_per_param,
+                "must be > 0",
+            ));
+        }
+        if !(self.span >= 1.0 && self.span.is_finite()) {
+            return Err(invalid(
+                "--span",
+                self.span,
+                "the ratio largest/smallest N must be >= 1",
+            ));
+        }
+        if let Some((lo, hi)) = self.n_range {
+            if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+                return Err(invalid(
+                    "--n-range",
+                    format!("{lo}:{hi}"),
+                    "give MIN:MAX with 0 < MIN <= MAX, e.g. 2e4:1e6",
+                ));
+            }
+        }
+        if let Estimate::Gflops(g) = self.estimate {
+            if !(g > 0.0 && g.is_finite()) {
+                return Err(invalid("--est-gflops", g, "must be > 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The target sizes of budget `c`, log-spaced.
+    fn targets(&self, c: f64) -> Vec<f64> {
+        let (lo, hi) = self.n_range.unwrap_or_else(|| {
+            let centre = (c / (6.0 * self.tokens_per_param)).sqrt();
+            (centre / self.span.sqrt(), centre * self.span.sqrt())
+        });
+        if self.sizes == 1 {
+            return vec![(lo * hi).sqrt()];
+        }
+        let k = (self.sizes - 1) as f64;
+        (0..self.sizes)
+            .map(|i| lo * (hi / lo).powf(i as f64 / k))
+            .collect()
+    }
+}
+
+/// Lays out the IsoFLOP grid of `req`: for every budget, `sizes` distinct shapes near log-spaced
+/// targets, tokens rounded to whole optimizer steps (so the trained D is the planned D), C = 6ND
+/// within 1 % of the budget. Every run's config is resolved and validated.
+pub fn make_plan(req: &PlanRequest) -> Result<Plan> {
+    req.validate()?;
+    let meta = ladder_data::Meta::load(&req.data)?;
+    let data = std::fs::canonicalize(&req.data).map_err(io(&req.data))?;
+    let preset: Preset = req.preset.parse()?;
+    let base = Config::resolve(Some(preset), None, &req.sets)?;
+    let tokens_per_step = base.train.tokens_per_step();
+    let mut budgets = req.budgets.clone();
+    budgets.sort_by(f64::total_cmp);
+    budgets.dedup();
+    let mut plan = Plan {
+        format: PLAN_FORMAT.into(),
+        version: PLAN_VERSION,
+        data: data.to_string_lossy().into_owned(),
+        preset: req.preset.clone(),
+        set: req.sets.clone(),
+        runs: vec![],
+    };
+    for &c in &budgets {
+        let mut taken: Vec<Shape> = Vec::new();
+        for target in req.targets(c) {
+            let shape = shape_for(target, &taken).ok_or_else(|| {
+                let (min, max) = family_range();
+                Error::NoShape { target, min, max }
+            })?;
+            taken.push(shape);
+        }
+        taken.sort_by_key(|s| s.n_params());
+        for shape in taken {
+            let n = shape.n_params() as f64;
+            let steps = (c / (6.0 * n) / tokens_per_step as f64).round().max(1.0) as u64;
+            let tokens = steps * tokens_per_step;
+            let name = format!("c{}-n{}", fmt_budget(c), fmt_n(shape.n_params(), 2));
+            if (6.0 * n * tokens as f64 / c - 1.0).abs() > 0.01 {
+                return Err(Error::BudgetTooSmall {
+                    budget: c,
+                    name,
+                    tokens,
+                    tokens_per_step,
+                });
+            }
+            plan.runs.push(RunSpec {
+                name,
+                budget: c,
+                n_layer: shape.n_layer,
+                n_embd: shape.n_embd,
+                n_head: shape.n_head,
+                tokens,
+                seed: req.seed,
+                set: vec![],
+                est_seconds: None,
+            });
+        }
+    }
+    unique_names(&mut plan);
+    for r in &plan.runs {
+        let mut cfg = plan.run_config(r)?;
+        cfg.model.vocab_size = meta.vocab_size;
+        cfg.validate()?;
+        cfg.model_config()
+            .validate()
+            .map_err(ladder_train::Error::from)?;
+    }
+    estimate_times(&mut plan, meta.vocab_size, req.estimate)?;
+    Ok(plan)
+}
+
+/// Two shapes whose N rounds to the same name get more decimals, then the depth.
+fn unique_names(plan: &mut Plan) {
+    for digits in 3..=6 {
+        let mut seen = HashSet::new();
+        let dup: HashSet<String> = plan
+            .runs
+            .iter()
+            .filter(|r| !seen.insert(r.name.clone()))
+            .map(|r| r.name.clone())
+            .collect();
+        if dup.is_empty() {
+            return;
+        }
+        for r in plan.runs.iter_mut().filter(|r| dup.contains(&r.name)) {
+            r.name = format!("c{}-n{}", fmt_budget(r.budget), fmt_n(r.n_params(), digits));
+        }
+    }
+    for r in &mut plan.runs {
+        r.name = format!("{}-L{}", r.name, r.n_layer);
+    }
+}
+
+/// Training FLOPs of a run including its evaluations (forward only, a third of a training token).
+fn run_flops(plan: &Plan, run: &RunSpec, vocab: usize) -> Result<f64> {
+    let cfg = plan.run_config(run)?;
+    let mut model = run.shape().model(vocab);
+    model.block_size = cfg.model.block_size;
+    let per_token = model.train_flops_per_token(cfg.train.seq_len);
+    let steps = run.tokens.div_ceil(cfg.train.tokens_per_step());
+    let evals = match cfg.eval.every {
+        0 => 1,
+        e => steps / e + 1,
+    };
+    Ok(per_token * (run.tokens as f64 + evals as f64 * cfg.eval.tokens as f64 / 3.0))
+}
+
+/// Fills `est_seconds` of every run: FLOPs ÷ a rate, measured per shape or given.
+fn estimate_times(plan: &mut Plan, vocab: usize, how: Estimate) -> Result<()> {
+    let mut rates: Vec<(Shape, f64)> = Vec::new();
+    for i in 0..plan.runs.len() {
+        let run = plan.runs[i].clone();
+        let flops = run_flops(plan, &run, vocab)?;
+        let gflops = match how {
+            Estimate::Gflops(g) => g,
+            Estimate::Measure { threads } => match rates.iter().find(|(s, _)| *s == run.shape()) {
+                Some(&(_, g)) => g,
+                None => {
+                    let cfg = plan.run_config(&run)?;
+                    let mut model = run.shape().model(vocab);
+                    model.block_size = cfg.model.block_size;
+                    let rep = ladder_train::bench::bench(&ladder_train::bench::BenchOptions {
+                        model,
+                        batch: cfg.train.batch_size,
+                        seq_len: cfg.train.seq_len,
+                        steps: 4,
+                        warmup: 2,
+                        threads,
+                        // Declared so no GEMM probe runs: only the step time is used.
+                        peak_gflops: Some(1.0),
+                    })?;
+                    // The fastest step: on a busy machine the others measure the neighbours.
+                    let g = rep.flops_per_token * (rep.batch * rep.seq_len) as f64
+                        / (rep.min_ms * 1e-3)
+                        / 1e9;
+                    rates.push((run.shape(), g));
+                    g
+                }
+            },
+        };
+        // Tenths of a second: what sweep.toml keeps, so a plan round-trips exactly.
+        plan.runs[i].est_seconds = Some((flops / (gflops * 1e9) * 10.0).round() / 10.0);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_and_sizes_format_for_names() {
+        assert_eq!(fmt_budget(3e12), "3e12");
+        assert_eq!(fmt_budget(1e13), "1e13");
+        assert_eq!(fmt_budget(2.5e12), "2.5e12");
+        assert_eq!(fmt_budget(9.99e12), "1e13");
+        assert_eq!(fmt_n(410_112, 2), "0.41M");
+        assert_eq!(fmt_n(12_768, 2), "0.013M");
+        assert_eq!(fmt_n(1_779_840, 2), "1.8M");
+        assert_eq!(fmt_n(12_345_678, 2), "12M");
+        assert_eq!(fmt_float(3e12), "3e12");
+        assert_eq!(fmt_float(130.0), "130.0");
+        assert_eq!(fmt_duration(65.0), "1m05s");
+    }
+
+    #[test]
+    fn targets_are_log_spaced_around_the_centre() {
+        let req = PlanRequest {
+            data: PathBuf::new(),
+            budgets: vec![1.2e12],
+            sizes: 3,
+            preset: "tiny".into(),
+            sets: vec![],
+            tokens_per_param: 20.0,
+            span: 16.0,
+            n_range: None,
+            seed: 0,
+            estimate: Estimate::Gflops(1.0),
+        };
+        // centre = sqrt(1.2e12 / 120) = 1e5; span 16 -> 2.5e4 .. 4e5.
+        let t = req.targets(1.2e12);
+        let want = [2.5e4, 1e5, 4e5];
+        for (a, b) in t.iter().zip(want) {
+            assert!((a / b - 1.0).abs() < 1e-9, "{t:?}");
+        }
+    }
+}

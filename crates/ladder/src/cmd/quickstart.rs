@@ -1,0 +1,457 @@
+//! `ladder quickstart`: the main job end to end on built-in data, no downloads. Synthesize the
+//! source (known entropy), plan and run a small IsoFLOP ladder, fit the Chinchilla and IsoFLOP
+//! laws, predict the loss of a run with 4× the ladder's largest compute at its compute-optimal
+//! size, train that run, and compare prediction (with its interval) and outcome; also the fitted
+//! irreducible loss E against the source's true entropy. Every step is resumable: run it again
+//! and finished parts (the data, done runs) are reused.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use ladder_data::{Meta, NoProgress, SynthConfig};
+use ladder_laws::predict::{self, Estimate};
+use ladder_laws::{FitFile, FitOptions, FitRequest, Law};
+use ladder_sweep::plan::{fmt_budget, fmt_duration, Plan, RunSpec, PLAN_FORMAT, PLAN_VERSION};
+use ladder_sweep::shapes::{family, shape_for};
+use ladder_sweep::{Estimate as TimeEstimate, PlanRequest, RunOptions, SweepDir};
+use serde::Serialize;
+
+use super::sweep::{execute, finish_report, plan_table};
+
+/// Ladder sizes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeArg {
+    /// About a minute on 2 cores: tests and smoke runs (the fit is loose).
+    Tiny,
+    /// Under 10 minutes on 2 cores: 3 budgets × 4 sizes, then a 4× larger run.
+    Small,
+    /// About half an hour on 2 cores: 3 larger budgets × 5 sizes.
+    Medium,
+}
+
+/// Arguments of `ladder quickstart`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Writes into --out: data/ (the synthetic source), sweep/ (the ladder: sweep.toml, runs/, logs/),
+fit-chinchilla.json and fit-isoflop.json, target/ (the predicted run) and quickstart.json (the
+prediction, the outcome and the fitted E against the true entropy). Re-running continues where it
+stopped. See docs/quickstart.md.
+
+Examples:
+  cargo run --release -- quickstart
+  ladder quickstart --size tiny --out /tmp/qs")]
+pub struct QuickstartArgs {
+    /// Output directory.
+    #[arg(long, default_value = "ladder-quickstart", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Ladder size.
+    #[arg(long, value_enum, default_value = "small")]
+    pub size: SizeArg,
+    /// Runs at once (default: one per core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Bootstrap replicates of the fits.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Print only the final comparison.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The settings of one size.
+struct Recipe {
+    synth_tokens: u64,
+    budgets: Vec<f64>,
+    sizes: usize,
+    /// Sizes centred on N = sqrt(C / (6 · tokens_per_param)), spanning `span`; or a fixed range.
+    tokens_per_param: f64,
+    span: f64,
+    n_range: Option<(f64, f64)>,
+    sets: Vec<String>,
+    /// The predicted run's compute ÷ the largest budget.
+    factor: f64,
+}
+
+fn recipe(size: SizeArg) -> Recipe {
+    // Batch 8 × 64, one evaluation at the end, no per-layer statistics: the ladder's runs are
+    // many and short, and only their final validation loss enters the fits.
+    let mut sets: Vec<String> = [
+        "train.batch_size=8",
+        "eval.every=0",
+        "log.layer_stats_every=0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    match size {
+        SizeArg::Tiny => {
+            sets.push("eval.tokens=16384".into());
+            sets.push("train.warmup_steps=10".into());
+            Recipe {
+                synth_tokens: 4_000_000,
+                budgets: vec![1e10, 2e10, 4e10],
+                sizes: 4,
+                tokens_per_param: 100.0,
+                span: 16.0,
+                n_range: Some((3.3e3, 4e4)),
+                sets,
+                factor: 4.0,
+            }
+        }
+        // On the synthetic source small models are data-limited: a first tiny ladder put the
+        // compute-optimal D/N between 50 and 100 (vertices at N ~ 1.1e4 for C = 4e10 and 8e10),
+        // so each budget's 4 sizes centre on D/N = 60 and span 12×. About 7 CPU-minutes.
+        SizeArg::Small => Recipe {
+            synth_tokens: 20_000_000,
+            budgets: vec![5e10, 1e11, 2e11],
+            sizes: 4,
+            tokens_per_param: 60.0,
+            span: 12.0,
+            n_range: None,
+            sets,
+            factor: 4.0,
+        },
+        SizeArg::Medium => Recipe {
+            synth_tokens: 50_000_000,
+            budgets: vec![2e11, 6e11, 2e12],
+            sizes: 5,
+            tokens_per_param: 60.0,
+            span: 16.0,
+            n_range: None,
+            sets,
+            factor: 4.0,
+        },
+    }
+}
+
+/// quickstart.json.
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct Outcome {
+    size: String,
+    budgets: Vec<f64>,
+    runs: usize,
+    target: Target,
+    E: Option<Est>,
+    entropy_nats_per_token: Option<f64>,
+    isoflop_a: Option<Est>,
+    wall_s: f64,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct Target {
+    name: String,
+    C: f64,
+    N: u64,
+    D: u64,
+    N_opt: Est,
+    predicted_loss: Est,
+    actual_loss: Option<f64>,
+    inside_ci95: Option<bool>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct Est {
+    value: f64,
+    ci95: Option<[f64; 2]>,
+}
+
+impl From<&Estimate> for Est {
+    fn from(e: &Estimate) -> Self {
+        Est {
+            value: e.value,
+            ci95: e.ci95,
+        }
+    }
+}
+
+fn fmt_est(e: &Est) -> String {
+    match e.ci95 {
+        Some([lo, hi]) => format!("{:.4} (95 % interval {lo:.4} .. {hi:.4})", e.value),
+        None => format!("{:.4} (no interval)", e.value),
+    }
+}
+
+pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let r = recipe(a.size);
+    let say = |msg: String| {
+        if !a.quiet {
+            eprintln!("{msg}");
+        }
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = a.jobs.unwrap_or(cores).max(1);
+
+    // 1. The synthetic source (kept when an earlier quickstart wrote the same one).
+    let data = a.out.join("data");
+    let synth = SynthConfig {
+        train_tokens: r.synth_tokens,
+        ..SynthConfig::default()
+    };
+    let meta = match Meta::load(&data) {
+        Ok(m) if m.synth.as_ref().is_some_and(|s| s.config == synth) => {
+            say(format!("== 1. synthetic data: reusing {}", data.display()));
+            m
+        }
+        _ => {
+            say(format!(
+                "== 1. synthetic data: {} train tokens -> {}",
+                r.synth_tokens,
+                data.display()
+            ));
+            ladder_data::synth::write_synth(&synth, &data, true, &NoProgress)?
+        }
+    };
+    let entropy = meta.entropy_nats_per_token;
+
+    // 2. Plan and run the ladder.
+    let sweep = a.out.join("sweep");
+    let req = PlanRequest {
+        data: data.clone(),
+        budgets: r.budgets.clone(),
+        sizes: r.sizes,
+        preset: "tiny".into(),
+        sets: r.sets.clone(),
+        tokens_per_param: r.tokens_per_param,
+        span: r.span,
+        n_range: r.n_range,
+        seed: 0,
+        estimate: TimeEstimate::Measure { threads: 1 },
+    };
+    let plan = ladder_sweep::make_plan(&req)?;
+    // Replacing the plan keeps finished runs whose entries are unchanged: a re-run resumes.
+    SweepDir::create(&sweep, &plan, true)?;
+    say(format!(
+        "== 2. IsoFLOP ladder: {} budgets × {} sizes, {jobs} at a time -> {}",
+        r.budgets.len(),
+        r.sizes,
+        sweep.display()
+    ));
+    if !a.quiet {
+        eprint!("{}", plan_table(&plan));
+    }
+    let exe = std::env::current_exe().context("locating the ladder binary for the child runs")?;
+    let opts = RunOptions {
+        exe: exe.clone(),
+        jobs,
+        threads_per_job: 1,
+        retries: 1,
+        retry_failed: true,
+    };
+    let report = execute(&sweep, &opts, None, a.quiet)?;
+    finish_report(&report, &sweep, true)?;
+
+    // 3. The fits.
+    say("== 3. fitting the Chinchilla law L = E + A/N^alpha + B/D^beta and the IsoFLOP law".into());
+    super::fit::init_threads(0);
+    let fit = |law: Law, file: &str| -> anyhow::Result<(FitFile, PathBuf)> {
+        let req = FitRequest {
+            law,
+            inputs: vec![sweep.clone()],
+            x: None,
+            y: None,
+            curve_loss: "loss".into(),
+            options: FitOptions::default()
+                .with_bootstrap(a.bootstrap)?
+                .with_seed(0),
+        };
+        let f = ladder_laws::fit(&req).with_context(|| format!("fitting {}", law.name()))?;
+        let path = a.out.join(file);
+        f.save(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        if !a.quiet {
+            eprint!("{}", ladder_laws::report::fit_table(&f));
+        }
+        Ok((f, path))
+    };
+    let (chin, chin_path) = fit(Law::Chinchilla, "fit-chinchilla.json")?;
+    let iso = fit(Law::Isoflop, "fit-isoflop.json");
+    if let Err(e) = &iso {
+        say(format!(
+            "ladder: warning: no IsoFLOP fit ({e:#}); the Chinchilla law picks the size"
+        ));
+    }
+
+    // 4. Predict a run with `factor` × the largest budget at its compute-optimal size.
+    let max_budget = r.budgets.iter().copied().fold(0.0, f64::max);
+    let c_target = r.factor * max_budget;
+    let alloc = match &iso {
+        Ok((f, _)) => predict::allocation(f, c_target)?,
+        Err(_) => predict::allocation(&chin, c_target)?,
+    };
+    let n_opt = alloc.n_opt.value;
+    let fam = family();
+    let shape = shape_for(n_opt, &[]).unwrap_or_else(|| {
+        // Outside the family: its nearest end.
+        if n_opt < fam[0].n_params() as f64 {
+            fam[0]
+        } else {
+            fam[fam.len() - 1]
+        }
+    });
+    let tokens_per_step = plan.run_config(&plan.runs[0])?.train.tokens_per_step();
+    let n = shape.n_params();
+    let d = ((c_target / (6.0 * n as f64) / tokens_per_step as f64)
+        .round()
+        .max(1.0) as u64)
+        * tokens_per_step;
+    let predicted = predict::loss(&chin, n as f64, d as f64)?;
+    let name = format!("target-c{}-n{:.3}M", fmt_budget(c_target), n as f64 / 1e6);
+    say(format!(
+        "== 4. prediction for C = {c_target:.2e} (4× the largest budget): N_opt = {:.0} -> shape {}×{} (N = {n}), D = {d}: loss {}",
+        n_opt,
+        shape.n_layer,
+        shape.n_embd,
+        fmt_est(&(&predicted).into())
+    ));
+
+    // 5. Train it (a one-run sweep, so it resumes like the ladder), on every core.
+    let target_dir = a.out.join("target");
+    let target_plan = Plan {
+        format: PLAN_FORMAT.into(),
+        version: PLAN_VERSION,
+        data: plan.data.clone(),
+        preset: plan.preset.clone(),
+        set: plan.set.clone(),
+        runs: vec![RunSpec {
+            name: name.clone(),
+            budget: c_target,
+            n_layer: shape.n_layer,
+            n_embd: shape.n_embd,
+            n_head: shape.n_head,
+            tokens: d,
+            seed: 0,
+            set: vec![],
+            est_seconds: None,
+        }],
+    };
+    SweepDir::create(&target_dir, &target_plan, true)?;
+    say(format!(
+        "== 5. training the predicted run on {cores} threads -> {}",
+        target_dir.join("runs").join(&name).display()
+    ));
+    let report = execute(
+        &target_dir,
+        &RunOptions {
+            exe,
+            jobs: 1,
+            threads_per_job: cores,
+            retries: 1,
+            retry_failed: true,
+        },
+        None,
+        a.quiet,
+    )?;
+    finish_report(&report, &target_dir, true)?;
+    let tdir = SweepDir::open(&target_dir)?;
+    let actual = match ladder_sweep::state::outcome(&tdir, &name) {
+        ladder_sweep::state::Outcome::Completed { val_loss, .. } => val_loss,
+        _ => None,
+    };
+
+    // 6. The verdict.
+    let e_fit = chin.param("E").map(|v| Est {
+        value: v,
+        ci95: chin.ci95.get("E").map(|i| i.0),
+    });
+    let inside = match (actual, predicted.ci95) {
+        (Some(x), Some([lo, hi])) => Some(x >= lo && x <= hi),
+        _ => None,
+    };
+    let outcome = Outcome {
+        size: format!("{:?}", a.size).to_lowercase(),
+        budgets: r.budgets.clone(),
+        runs: plan.runs.len(),
+        target: Target {
+            name: name.clone(),
+            C: c_target,
+            N: n,
+            D: d,
+            N_opt: (&alloc.n_opt).into(),
+            predicted_loss: (&predicted).into(),
+            actual_loss: actual,
+            inside_ci95: inside,
+        },
+        E: e_fit,
+        entropy_nats_per_token: entropy,
+        isoflop_a: iso
+            .as_ref()
+            .ok()
+            .and_then(|(f, _)| f.param("a"))
+            .map(|v| Est {
+                value: v,
+                ci95: iso
+                    .as_ref()
+                    .ok()
+                    .and_then(|(f, _)| f.ci95.get("a").map(|i| i.0)),
+            }),
+        wall_s: t0.elapsed().as_secs_f64(),
+    };
+    let qs_path = a.out.join("quickstart.json");
+    ladder_train::fsutil::write_json_atomic(&qs_path, &outcome)?;
+    print!("{}", verdict(&outcome));
+    println!("where everything is:");
+    println!("  data       {}", data.display());
+    println!(
+        "  ladder     {}  (ladder sweep status {})",
+        sweep.display(),
+        sweep.display()
+    );
+    println!("  fits       {}", chin_path.display());
+    if let Ok((_, p)) = &iso {
+        println!("             {}", p.display());
+    }
+    println!(
+        "  prediction {}  (the run: {})",
+        qs_path.display(),
+        target_dir.join("runs").join(&name).display()
+    );
+    println!("done in {}", fmt_duration(outcome.wall_s));
+    Ok(())
+}
+
+/// The lines that answer "did the law predict the run, and did it find the entropy?".
+fn verdict(o: &Outcome) -> String {
+    let t = &o.target;
+    let mut s = String::from("\n== result\n");
+    s += &format!(
+        "predicted run {} (N = {}, D = {}, C = {:.2e}, {}× the ladder's largest budget)\n",
+        t.name,
+        t.N,
+        t.D,
+        t.C,
+        t.C / o.budgets.iter().copied().fold(0.0, f64::max)
+    );
+    s += &format!("  predicted val loss {}\n", fmt_est(&t.predicted_loss));
+    match t.actual_loss {
+        Some(x) => {
+            let verdict = match t.inside_ci95 {
+                Some(true) => "inside the interval",
+                Some(false) => "OUTSIDE the interval",
+                None => "no interval to compare",
+            };
+            s += &format!(
+                "  actual val loss    {x:.4} ({:+.4} from the prediction: {verdict})\n",
+                x - t.predicted_loss.value
+            );
+        }
+        None => s += "  actual val loss    n/a (the run has no final validation loss)\n",
+    }
+    if let Some(e) = &o.E {
+        s += &format!("fitted irreducible loss E = {}\n", fmt_est(e));
+    }
+    if let Some(h) = o.entropy_nats_per_token {
+        s += &format!(
+            "true entropy of the source  {h:.4} nats/token (no model can go below it{})\n",
+            o.E.as_ref().map_or(String::new(), |e| format!(
+                "; E - entropy = {:+.4}",
+                e.value - h
+            ))
+        );
+    }
+    s
+}

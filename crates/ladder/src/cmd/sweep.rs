@@ -1,0 +1,475 @@
+//! `ladder sweep plan | run | status`: plan an IsoFLOP ladder, run it (local pool or Slurm),
+//! show where it stands. All logic lives in `ladder_sweep`; this is arguments and display.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ladder_sweep::plan::fmt_duration;
+use ladder_sweep::slurm::SlurmOptions;
+use ladder_sweep::{Counts, Estimate, Event, Observer, Plan, PlanRequest, RunOptions, SweepDir};
+
+/// Subcommands of `ladder sweep`.
+#[derive(clap::Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Lay out an IsoFLOP grid: for each compute budget C, model sizes N with D = C/(6N) tokens.
+    Plan(PlanArgs),
+    /// Train the pending runs of a sweep (resumable: re-run it after an interruption).
+    Run(RunArgs),
+    /// Show each run's state (pending / running / done / failed) and final losses.
+    Status(StatusArgs),
+}
+
+/// Arguments of `ladder sweep plan`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Writes SWEEP/sweep.toml, a plan you can edit (add, remove or change runs; per-run `set` lists take
+`ladder train --set` overrides) and prints its table. Run names are deterministic (c<budget>-n<N>),
+every run gets --seed. N is the non-embedding parameter count ladder train reports, D the
+training tokens (whole optimizer steps), C = 6·N·D within 1 % of the budget. The estimated time
+comes from timing a few training steps of each shape with --threads-per-job threads.
+
+Examples:
+  ladder sweep plan --data data/synth --budgets 3e12,1e13,3e13 --out sweeps/iso
+  ladder sweep plan --data data/synth --budgets 1e12,3e12 --sizes 4 --n-range 2e4:1e6 \\
+      --set train.batch_size=8 --set eval.every=0 --out sweeps/small
+See docs/sweep.md.")]
+pub struct PlanArgs {
+    /// Data directory (written by `ladder data prepare` or `ladder data synth`).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Compute budgets in FLOPs (6·N·D), comma-separated.
+    #[arg(long, value_name = "C,C,...", value_delimiter = ',', required = true)]
+    pub budgets: Vec<f64>,
+    /// Model sizes per budget.
+    #[arg(long, default_value_t = 5)]
+    pub sizes: usize,
+    /// The `ladder train` preset every run starts from (its batch shape, LR, eval settings).
+    #[arg(
+        long,
+        alias = "preset",
+        default_value = "tiny",
+        value_name = "tiny|S|M"
+    )]
+    pub preset_base: String,
+    /// `ladder train --set` override for every run (repeatable), e.g. --set train.lr=2e-3.
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Centre each budget's sizes on the N with this many tokens per parameter (D/N).
+    #[arg(long, default_value_t = 20.0)]
+    pub tokens_per_param: f64,
+    /// Ratio of the largest to the smallest N of each budget.
+    #[arg(long, default_value_t = 16.0)]
+    pub span: f64,
+    /// Use the same N range MIN:MAX for every budget instead of --tokens-per-param and --span.
+    #[arg(long, value_name = "MIN:MAX")]
+    pub n_range: Option<String>,
+    /// `train.seed` of every run (one data order for all: runs differ only by N and D).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads per job, for the time estimate (use the value you will give `sweep run`).
+    #[arg(long, default_value_t = 1)]
+    pub threads_per_job: usize,
+    /// Estimate times from this training rate (GFLOP/s) instead of timing a few steps per shape.
+    #[arg(long, value_name = "GFLOPS")]
+    pub est_gflops: Option<f64>,
+    /// The sweep directory to write.
+    #[arg(long, value_name = "SWEEP")]
+    pub out: PathBuf,
+    /// Replace an existing plan (runs/ and sweep.json are kept; unchanged finished runs stay done).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Executors of `ladder sweep run`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorArg {
+    /// Child `ladder train` processes on this machine.
+    Local,
+    /// One `sbatch` job per run, tracked with `squeue`.
+    Slurm,
+}
+
+/// Arguments of `ladder sweep run`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Resumable: interrupt it (Ctrl-C, kill) and run it again; finished runs are never repeated, runs cut
+short are trained again from scratch. A failed run is retried --retries times, then reported (the
+exit code is then non-zero). Each run's output is in SWEEP/logs/<name>.log, its results in
+SWEEP/runs/<name>/, the state in SWEEP/sweep.json.
+
+Slurm: the sweep directory and this ladder binary must be visible from the compute nodes. Jobs
+keep running when the runner stops; running it again adopts them. Stop them with scancel.
+
+Examples:
+  ladder sweep run sweeps/iso --jobs 2 --threads-per-job 1
+  ladder sweep run sweeps/iso --executor slurm --partition cpu --time 00:30:00 --threads-per-job 4")]
+pub struct RunArgs {
+    /// The sweep directory (written by `ladder sweep plan`).
+    #[arg(value_name = "SWEEP")]
+    pub sweep: PathBuf,
+    /// Where the runs train.
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: ExecutorArg,
+    /// Runs at once (local default: cores ÷ --threads-per-job; slurm default: all).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Threads of each run (train.threads; --cpus-per-task on Slurm).
+    #[arg(long, default_value_t = 1)]
+    pub threads_per_job: usize,
+    /// Retries of a failed run before it is reported failed.
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+    /// Also retry runs that failed for good in an earlier invocation.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm time limit per run (HH:MM:SS).
+    #[arg(long, value_name = "HH:MM:SS")]
+    pub time: Option<String>,
+    /// Seconds between squeue polls.
+    #[arg(long, default_value_t = 5.0)]
+    pub poll: f64,
+    /// Extra sbatch argument, verbatim (repeatable), e.g. --sbatch-arg=--mem=4G.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+    /// Print nothing but errors and the final failure report.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `ladder sweep status`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ladder sweep status sweeps/iso\n  ladder sweep status sweeps/iso --json"
+)]
+pub struct StatusArgs {
+    /// The sweep directory.
+    #[arg(value_name = "SWEEP")]
+    pub sweep: PathBuf,
+    /// One JSON array of rows instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: SweepCommand) -> anyhow::Result<()> {
+    match cmd {
+        SweepCommand::Plan(a) => plan(a),
+        SweepCommand::Run(a) => run_sweep(a),
+        SweepCommand::Status(a) => status(a),
+    }
+}
+
+/// Parses `MIN:MAX`.
+fn parse_range(s: &str) -> anyhow::Result<(f64, f64)> {
+    let (a, b) = s
+        .split_once(':')
+        .with_context(|| format!("--n-range {s}: expected MIN:MAX, e.g. 2e4:1e6"))?;
+    let p = |x: &str| -> anyhow::Result<f64> {
+        x.trim()
+            .parse::<f64>()
+            .with_context(|| format!("--n-range {s}: {x:?} is not a number"))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
+fn plan(a: PlanArgs) -> anyhow::Result<()> {
+    // Refuse before the (timed) planning, not after.
+    if a.out.join("sweep.toml").exists() && !a.force {
+        return Err(ladder_sweep::Error::SweepExists { path: a.out }.into());
+    }
+    let req = PlanRequest {
+        data: a.data.clone(),
+        budgets: a.budgets.clone(),
+        sizes: a.sizes,
+        preset: a.preset_base.clone(),
+        sets: a.set.clone(),
+        tokens_per_param: a.tokens_per_param,
+        span: a.span,
+        n_range: a.n_range.as_deref().map(parse_range).transpose()?,
+        seed: a.seed,
+        estimate: match a.est_gflops {
+            Some(g) => Estimate::Gflops(g),
+            None => Estimate::Measure {
+                threads: a.threads_per_job.max(1),
+            },
+        },
+    };
+    let plan = ladder_sweep::make_plan(&req)?;
+    let dir = SweepDir::create(&a.out, &plan, a.force)?;
+    print!("{}", plan_table(&plan));
+    println!(
+        "wrote {}; run it with `ladder sweep run {}`",
+        dir.plan_path().display(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// The table `sweep plan` prints: name, N, D, C, D/N, estimated time.
+pub fn plan_table(plan: &Plan) -> String {
+    let mut t = format!(
+        "{:<22} {:>10} {:>11} {:>10} {:>7} {:>9}\n",
+        "name", "N", "D", "C=6ND", "D/N", "est."
+    );
+    let mut total = 0.0;
+    for r in &plan.runs {
+        let n = r.n_params();
+        let est = r.est_seconds.unwrap_or(0.0);
+        total += est;
+        t += &format!(
+            "{:<22} {:>10} {:>11} {:>10.3e} {:>7.1} {:>9}\n",
+            r.name,
+            n,
+            r.tokens,
+            r.compute(),
+            r.tokens as f64 / n as f64,
+            fmt_duration(est)
+        );
+    }
+    t += &format!(
+        "{} runs, {} of training one job at a time (divide by --jobs)\n",
+        plan.runs.len(),
+        fmt_duration(total)
+    );
+    t
+}
+
+/// Runs a sweep with progress on stderr; returns the failure report as an error.
+pub fn execute(
+    sweep: &Path,
+    opts: &RunOptions,
+    slurm: Option<&SlurmOptions>,
+    quiet: bool,
+) -> anyhow::Result<ladder_sweep::Report> {
+    let dir = SweepDir::open(sweep)?;
+    let mut display = Display::new(quiet);
+    let report = match slurm {
+        None => ladder_sweep::local::run_local(&dir, opts, &mut display),
+        Some(s) => ladder_sweep::slurm::run_slurm(&dir, opts, s, &mut display),
+    };
+    display.finish();
+    Ok(report?)
+}
+
+fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locating the ladder binary for the child runs")?;
+    anyhow::ensure!(
+        a.threads_per_job >= 1,
+        "--threads-per-job must be at least 1"
+    );
+    anyhow::ensure!(
+        a.poll > 0.0 && a.poll.is_finite(),
+        "--poll {} must be a positive number of seconds",
+        a.poll
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = match (a.jobs, a.executor) {
+        (Some(0), ExecutorArg::Local) => anyhow::bail!("--jobs must be at least 1"),
+        (Some(j), _) => j,
+        (None, ExecutorArg::Local) => (cores / a.threads_per_job).max(1),
+        (None, ExecutorArg::Slurm) => 0,
+    };
+    let opts = RunOptions {
+        exe,
+        jobs,
+        threads_per_job: a.threads_per_job,
+        retries: a.retries,
+        retry_failed: a.retry_failed,
+    };
+    let slurm = (a.executor == ExecutorArg::Slurm).then(|| SlurmOptions {
+        partition: a.partition.clone(),
+        time: a.time.clone(),
+        poll: Duration::from_secs_f64(a.poll),
+        sbatch_args: a.sbatch_arg.clone(),
+    });
+    if slurm.is_none() && (a.partition.is_some() || a.time.is_some() || !a.sbatch_arg.is_empty()) {
+        anyhow::bail!("--partition, --time and --sbatch-arg apply to --executor slurm only");
+    }
+    let report = execute(&a.sweep, &opts, slurm.as_ref(), a.quiet)?;
+    finish_report(&report, &a.sweep, a.quiet)
+}
+
+/// Prints the outcome; an error naming the failed runs (with their error output) when any failed.
+pub fn finish_report(
+    report: &ladder_sweep::Report,
+    sweep: &Path,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    if report.failed.is_empty() {
+        if !quiet {
+            eprintln!(
+                "ladder: sweep {}: all {} runs done; see `ladder sweep status {}`",
+                sweep.display(),
+                report.total,
+                sweep.display()
+            );
+        }
+        return Ok(());
+    }
+    for (name, tail) in &report.failed {
+        eprintln!("ladder: run {name} failed; the end of its output:");
+        for line in tail.lines() {
+            eprintln!("    {line}");
+        }
+    }
+    let names: Vec<&str> = report.failed.iter().map(|(n, _)| n.as_str()).collect();
+    anyhow::bail!(
+        "{} of {} runs failed after all retries: {} (logs in {}/logs/; fix sweep.toml or the cause and run `ladder sweep run {} --retry-failed`)",
+        report.failed.len(),
+        report.total,
+        names.join(", "),
+        sweep.display(),
+        sweep.display()
+    )
+}
+
+/// Progress: a bar on a terminal, one line per event otherwise.
+struct Display {
+    quiet: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Display {
+    fn new(quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(500));
+            bar
+        });
+        Display { quiet, bar }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn counts_msg(c: &Counts) -> String {
+        let eta = c.eta_s.map_or("?".into(), fmt_duration);
+        format!(
+            "| done {} | running {} | failed {} | pending {} | ETA {eta}",
+            c.done, c.running, c.failed, c.pending
+        )
+    }
+
+    fn line(&self, msg: String) {
+        match &self.bar {
+            Some(bar) => bar.println(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+}
+
+impl Observer for Display {
+    fn event(&mut self, event: &Event, c: &Counts) {
+        if self.quiet {
+            return;
+        }
+        let msg = match event {
+            Event::Started {
+                name,
+                attempt,
+                job_id,
+            } => {
+                let job = job_id
+                    .as_ref()
+                    .map_or(String::new(), |j| format!(" as Slurm job {j}"));
+                let att = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                format!("started {name}{att}{job}")
+            }
+            Event::Done {
+                name,
+                val_loss,
+                wall_s,
+            } => format!(
+                "done    {name}: val loss {} in {}",
+                val_loss.map_or("n/a".into(), |v| format!("{v:.4}")),
+                fmt_duration(*wall_s)
+            ),
+            Event::Failed {
+                name,
+                attempt,
+                retry,
+                tail,
+            } => {
+                let last = tail.lines().last().unwrap_or("");
+                let what = if *retry { "will retry" } else { "giving up" };
+                format!("FAILED  {name} (attempt {attempt}, {what}): {last}")
+            }
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(c.total as u64);
+                bar.set_position(c.done as u64);
+                bar.set_message(Self::counts_msg(c));
+                self.line(msg);
+            }
+            None => self.line(format!(
+                "{msg}   [{}/{} {}]",
+                c.done,
+                c.total,
+                Self::counts_msg(c)
+            )),
+        }
+    }
+
+    fn tick(&mut self, c: &Counts) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(c.total as u64);
+            bar.set_position(c.done as u64);
+            bar.set_message(Self::counts_msg(c));
+        }
+    }
+}
+
+fn status(a: StatusArgs) -> anyhow::Result<()> {
+    let dir = SweepDir::open(&a.sweep)?;
+    let rows = ladder_sweep::status::rows(&dir)?;
+    if a.json {
+        return super::fit::emit(&(serde_json::to_string_pretty(&rows)? + "\n"));
+    }
+    let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+    let mut t = format!(
+        "{:<22} {:>11} {:>9} {:>11} {:>10} {:>8} {:>9} {:>10} {:>8}\n",
+        "name", "status", "N", "D", "C=6ND", "val", "train", "attempts", "wall"
+    );
+    let mut by = std::collections::BTreeMap::<String, usize>::new();
+    for r in &rows {
+        *by.entry(r.status.clone()).or_default() += 1;
+        t += &format!(
+            "{:<22} {:>11} {:>9} {:>11} {:>10.3e} {:>8} {:>9} {:>10} {:>8}\n",
+            r.name,
+            r.status,
+            r.N,
+            r.D,
+            r.C,
+            f(r.val_loss),
+            f(r.train_loss),
+            r.attempts,
+            r.wall_s.map_or("-".into(), fmt_duration),
+        );
+    }
+    let summary: Vec<String> = by.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    t += &format!("{} runs: {}\n", rows.len(), summary.join(", "));
+    for r in rows.iter().filter(|r| r.status == "failed") {
+        if let Some(e) = &r.error {
+            t += &format!("{} failed: {}\n", r.name, e.lines().last().unwrap_or(""));
+        }
+    }
+    super::fit::emit(&t)
+}
