@@ -355,9 +355,25 @@ fn quickstart_tiny_writes_everything_and_a_finite_interval() {
         "sweep/sweep.json",
         "fit-chinchilla.json",
         "quickstart.json",
+        "report.html",
     ] {
         assert!(out.join(f).is_file(), "{f}");
     }
+    // The report shows the predicted run against the ladder's law, with its diagnosis.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let target_name = json(&out.join("quickstart.json"))["target"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        html.contains(&target_name),
+        "the predicted run is in the report"
+    );
+    let diag = out
+        .join("target/runs")
+        .join(&target_name)
+        .join("diagnosis.json");
+    assert!(diag.is_file(), "{}", diag.display());
     let q = json(&out.join("quickstart.json"));
     assert_eq!(q["runs"], 12, "3 budgets × 4 sizes");
     let t = &q["target"];

@@ -394,6 +394,53 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
     let qs_path = a.out.join("quickstart.json");
     ladder_train::fsutil::write_json_atomic(&qs_path, &outcome)?;
     print!("{}", verdict(&outcome));
+
+    // 7. The predicted run judged against the ladder's law, and the report of it all. Neither
+    // changes the result above, so a failure here is reported, not fatal.
+    let target_run = target_dir.join("runs").join(&name);
+    let diagnosis = ladder_diagnose::diagnose(
+        &target_run,
+        &ladder_diagnose::DiagnoseOptions {
+            law: Some(chin_path.clone()),
+            reference: Some(sweep.clone()),
+            skip_throughput: false,
+        },
+    )
+    .map_err(anyhow::Error::from)
+    .and_then(|d| {
+        let json = serde_json::to_string_pretty(&d)? + "\n";
+        ladder_train::fsutil::write_atomic(&target_run.join("diagnosis.json"), json.as_bytes())?;
+        Ok(d)
+    });
+    match &diagnosis {
+        Ok(d) => println!(
+            "diagnosis of the predicted run: {}{}",
+            d.verdict.as_str(),
+            d.cause
+                .map_or(String::new(), |c| format!(" ({})", c.as_str()))
+        ),
+        Err(e) => eprintln!("warning: the predicted run was not diagnosed: {e:#}"),
+    }
+    let report_path = a.out.join("report.html");
+    let mut fits = vec![chin_path.clone()];
+    if let Ok((_, p)) = &iso {
+        fits.push(p.clone());
+    }
+    let report = ladder_report::write_report(
+        &sweep,
+        &report_path,
+        &ladder_report::ReportOptions {
+            title: Some("ladder quickstart".into()),
+            fits,
+            highlight: Vec::new(),
+            diagnose: vec![target_run.clone()],
+            bootstrap: a.bootstrap,
+            seed: 0,
+        },
+    );
+    if let Err(e) = &report {
+        eprintln!("warning: the report was not written: {e}");
+    }
     println!("where everything is:");
     println!("  data       {}", data.display());
     println!(
@@ -410,6 +457,9 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         qs_path.display(),
         target_dir.join("runs").join(&name).display()
     );
+    if report.is_ok() {
+        println!("  report     {}", report_path.display());
+    }
     println!("done in {}", fmt_duration(outcome.wall_s));
     Ok(())
 }
