@@ -19,6 +19,7 @@ Config keys (DESIGN §7; `ladder train --print-config` shows every one with its 
   [train] batch_size seq_len grad_accum tokens steps max_time lr min_lr_ratio warmup_steps
           schedule decay_fraction weight_decay grad_clip seed threads
   [eval] every tokens      [checkpoint] every keep      [data] dir
+  [health] policy window min_history spike_k grad_explosion slow_factor slow_min_s max_rollbacks
 A run needs a stop condition: train.tokens, train.steps or train.max_time (the first reached wins).
 
 Examples:
@@ -205,7 +206,7 @@ fn options(args: &TrainArgs, comm: &Comm) -> anyhow::Result<Option<TrainOptions>
 /// Trains and prints the summary (rank 0 alone draws progress and prints).
 fn train_rank(args: &TrainArgs, opts: TrainOptions, root: bool) -> anyhow::Result<ExitCode> {
     let quiet = args.quiet || !root;
-    let mut progress = Progress::new(quiet);
+    let mut progress = Progress::new(quiet, root);
     let result = ladder_train::train(opts, &mut progress);
     progress.finish();
     if let Err(
@@ -263,14 +264,17 @@ fn train_rank(args: &TrainArgs, opts: TrainOptions, root: bool) -> anyhow::Resul
 /// The progress bar (stderr, only on a terminal) and plain lines for evaluations.
 struct Progress {
     quiet: bool,
+    /// Notices (a resume, a passed-over checkpoint) are shown even with --quiet, by rank 0.
+    notices: bool,
     tty: bool,
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    fn new(quiet: bool) -> Self {
+    fn new(quiet: bool, notices: bool) -> Self {
         Progress {
             quiet,
+            notices,
             tty: std::io::stderr().is_terminal(),
             bar: None,
         }
@@ -291,6 +295,13 @@ impl Progress {
 }
 
 impl Observer for Progress {
+    fn on_notice(&mut self, msg: &str) {
+        // Shown even with --quiet: a resume that passed over a bad checkpoint must say so.
+        if self.notices {
+            self.line(&format!("ladder: {msg}"));
+        }
+    }
+
     fn on_start(&mut self, info: &RunInfo) {
         if self.quiet {
             return;
