@@ -18,6 +18,7 @@ Config keys (DESIGN §7; `ladder train --print-config` shows every one with its 
   [train] batch_size seq_len grad_accum tokens steps max_time lr min_lr_ratio warmup_steps
           schedule decay_fraction weight_decay grad_clip seed threads
   [eval] every tokens      [checkpoint] every keep      [data] dir
+  [health] policy window min_history spike_k grad_explosion slow_factor slow_min_s max_rollbacks
 A run needs a stop condition: train.tokens, train.steps or train.max_time (the first reached wins).
 
 Examples:
