@@ -77,6 +77,9 @@ pub struct HealthSection {
     pub grad_explosion: f64,
     /// A step slower than `slow_factor` × the median step time is a slow step.
     pub slow_factor: f64,
+    /// ... if it also takes at least this many seconds: a tiny model's 20 ms step that the
+    /// scheduler delays by 100 ms is jitter, not a throughput collapse.
+    pub slow_min_s: f64,
     /// Rollbacks allowed per run before it is given up as diverged.
     pub max_rollbacks: u64,
 }
@@ -94,6 +97,7 @@ impl Default for HealthSection {
             grad_explosion: 10.0,
             // Step times jitter by tens of percent on a shared machine; 5 × is a real collapse.
             slow_factor: 5.0,
+            slow_min_s: 0.5,
             max_rollbacks: 5,
         }
     }
@@ -128,6 +132,13 @@ impl HealthSection {
                     range: if min == 0.0 { "(0, inf)" } else { "(1, inf)" },
                 });
             }
+        }
+        if !(self.slow_min_s >= 0.0 && self.slow_min_s.is_finite()) {
+            return Err(Error::OutOfRange {
+                key: "health.slow_min_s",
+                value: self.slow_min_s.to_string(),
+                range: "[0, inf)",
+            });
         }
         Ok(())
     }
@@ -248,7 +259,7 @@ impl Monitor {
         let mut found = None;
         if self.times.len() >= self.cfg.min_history {
             let (med, _) = median_mad(self.times.iter().copied());
-            if secs > self.cfg.slow_factor * med {
+            if secs > self.cfg.slow_factor * med && secs >= self.cfg.slow_min_s {
                 found = Some(Finding {
                     kind: "slow_step",
                     detail: format!(
@@ -378,6 +389,11 @@ mod tests {
         for s in 1..=10 {
             assert_eq!(m.step_time(s, 0.02, 256), None);
         }
+        assert_eq!(
+            m.step_time(11, 0.2, 256),
+            None,
+            "10 × but under slow_min_s: jitter"
+        );
         let f = m.step_time(11, 1.0, 256).unwrap();
         assert_eq!(f.kind, "slow_step");
         assert!(f.detail.contains("50.0 ×"), "{}", f.detail);

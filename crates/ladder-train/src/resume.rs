@@ -163,7 +163,7 @@ pub fn verify_run(run_dir: &Path) -> Result<VerifyReport> {
             });
         }
     }
-    checkpoints.sort_by(|a, b| b.step.cmp(&a.step));
+    checkpoints.sort_by_key(|c| std::cmp::Reverse(c.step));
     incomplete.sort();
     let (latest, latest_problem) = match checkpoint::latest(run_dir) {
         Ok(dir) => {
@@ -203,9 +203,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// A verified checkpoint: its directory and `state.json`.
+pub type GoodCheckpoint = (PathBuf, CheckpointState);
+
 /// The newest checkpoint that verifies, with notes on the newer ones that did not (each naming
 /// its bad file) and on `LATEST`. `None` when there is none: the run starts again from step 0.
-pub fn newest_good(run_dir: &Path) -> Result<(Option<(PathBuf, CheckpointState)>, Vec<String>)> {
+pub fn newest_good(run_dir: &Path) -> Result<(Option<GoodCheckpoint>, Vec<String>)> {
     let report = match verify_run(run_dir) {
         Ok(r) => r,
         Err(Error::NoCheckpoint { .. }) => return Ok((None, Vec::new())),

@@ -206,10 +206,13 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A name, what it does to a copy of the clean run, and the message that must name it.
+type Corruption = (&'static str, fn(&Path), &'static str);
+
 #[test]
 fn corrupted_checkpoints_are_named_and_passed_over() {
     let ck30 = "checkpoints/step_0000030";
-    let cases: [(&str, fn(&Path), &str); 4] = [
+    let cases: [Corruption; 4] = [
         (
             "truncate",
             |r| {

@@ -220,6 +220,10 @@ impl Run {
             HealthPolicy::Rollback
                 if self.guard.rollbacks >= self.guard.monitor.max_rollbacks() =>
             {
+                // Rollbacks did not help: a run that keeps producing NaNs has diverged.
+                if f.non_finite {
+                    return Err(diverged());
+                }
                 let checkpoint = self.save_checkpoint(logs)?;
                 Err(Error::HealthStop {
                     step,
