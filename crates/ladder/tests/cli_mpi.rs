@@ -388,9 +388,7 @@ fn mpi_bad_launch_settings_fail_on_every_rank_with_one_message() {
 #[test]
 fn train_without_mpi_support_refuses_to_run_under_a_launcher() {
     if cfg!(feature = "mpi") {
-        eprintln!(
-            "SKIPPED train_without_mpi_support_refuses_to_run_under_a_launcher: built with MPI"
-        );
+        skip("train_without_mpi_support_refuses_to_run_under_a_launcher: built with MPI");
         return;
     }
     let run = fresh("no-mpi");
