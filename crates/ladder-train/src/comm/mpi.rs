@@ -107,7 +107,7 @@ impl Mpi {
                 if start == 0 {
                     continue;
                 }
-                let waited = epoch.elapsed().as_millis() as u64 - start.min(u64::MAX - 1);
+                let waited = (epoch.elapsed().as_millis() as u64).saturating_sub(start);
                 if waited > timeout.as_millis() as u64 {
                     let what = OPS[op.load(Ordering::Acquire) as usize % OPS.len()];
                     eprintln!(
