@@ -1,14 +1,16 @@
 //! The training loop: one optimizer step is
 //! 1) `grad_accum` micro-batches of B × T tokens, each `forward_backward` adding
 //!    `(1/grad_accum) · d(mean CE)/dθ` into the zeroed gradient buffer;
-//! 2) a non-finite loss or gradient norm stops the run as *diverged*;
-//! 3) global gradient-norm clipping to `train.grad_clip` (0 = off);
+//! 2) global gradient-norm clipping to `train.grad_clip` (0 = off; the norm is taken before it);
+//! 3) the health monitor judges the loss and the norm (non-finite, spike, explosion) before the
+//!    update can touch the weights, and acts by `[health] policy` (see `recovery.rs`);
 //! 4) AdamW with the scheduled learning rate (decay on 2-D weights only, in `ladder_model`);
 //! 5) a `metrics.jsonl` line, plus an evaluation every `eval.every` steps and at the end, and a
 //!    checkpoint every `checkpoint.every` steps and at the end.
 //!
 //! Training sequence `i` of micro-batch `μ` of step `s` is the sampler's sequence
-//! `(s · grad_accum + μ) · B + i`, a global counter: a resume needs only the step, and a data-parallel
+//! `(s · grad_accum + μ) · B + i + skipped`, a global counter (`skipped`: sequences skipped by health
+//! rollbacks, kept in checkpoints): a resume needs only the step and `skipped`, and a data-parallel
 //! rank can take a slice of it. The run stops at the first of `train.tokens`, `train.steps` and
 //! `train.max_time`. With a fixed thread count the losses and checkpoint bytes are bitwise
 //! reproducible: nothing in the numerics depends on timing.
