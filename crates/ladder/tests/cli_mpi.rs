@@ -411,3 +411,45 @@ fn train_without_mpi_support_refuses_to_run_under_a_launcher() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("built without MPI support"));
 }
+
+/// A 2-rank job killed mid-run (`--inject kill@12` on every rank) and resumed with `mpirun ...
+/// --resume` ends with the same losses and the same final weights, byte for byte, as the job that
+/// never stopped: the data position counts the sequences of all ranks, and every rank restores the
+/// checkpoint rank 0 wrote.
+#[test]
+fn mpi_job_killed_and_resumed_matches_the_uninterrupted_job_bitwise() {
+    if !mpi_ready("mpi_job_killed_and_resumed_matches_the_uninterrupted_job_bitwise") {
+        return;
+    }
+    let sets = [
+        "train.steps=20",
+        "train.batch_size=2",
+        "checkpoint.every=5",
+        "eval.every=10",
+        "eval.tokens=2048",
+    ];
+    let clean = fresh("mpi-resume-clean");
+    let out = output(mpirun(2, &args(&clean, &sets, &[])));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let killed = fresh("mpi-resume-killed");
+    let out = output(mpirun(2, &args(&killed, &sets, &["--inject", "kill@12"])));
+    assert!(!out.status.success(), "the injected kill ends the job");
+    assert_eq!(metrics(&killed).len(), 12);
+    let mut resume: Vec<String> = ["train", "--out"].map(String::from).to_vec();
+    resume.push(killed.display().to_string());
+    resume.extend(["--resume", "--quiet"].map(String::from));
+    let out = output(mpirun(2, &resume));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("resumed from step_0000010"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(losses(&killed, "loss"), losses(&clean, "loss"));
+    assert_eq!(losses(&killed, "val_loss"), losses(&clean, "val_loss"));
+    assert_eq!(
+        std::fs::read(final_model(&killed)).unwrap(),
+        std::fs::read(final_model(&clean)).unwrap(),
+        "final weights byte for byte"
+    );
+}
