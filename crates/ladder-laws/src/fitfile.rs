@@ -268,8 +268,19 @@ pub struct Residuals {
 pub struct Samples {
     /// Column names (the law's parameter names).
     pub params: Vec<String>,
-    /// Rows.
+    /// Rows. A replicate whose fit ran off to infinity (e.g. A = e^a overflowing) has a non-finite
+    /// entry, written as `null` and read back as NaN; percentiles skip non-finite values either way.
+    #[serde(deserialize_with = "nullable_rows")]
     pub values: Vec<Vec<f64>>,
+}
+
+/// Reads rows of numbers whose non-finite values were written as `null`, back as NaN.
+fn nullable_rows<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<Vec<f64>>, D::Error> {
+    let rows = Vec::<Vec<Option<f64>>>::deserialize(d)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| r.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+        .collect())
 }
 
 /// The content of fit.json.
@@ -439,11 +450,20 @@ mod tests {
         let mut f = crate::chinchilla::fit(&runs, &opts).unwrap();
         f.stderr.0[1].1 = f64::INFINITY;
         f.derived.values.0[0].1 = f64::INFINITY;
+        // A bootstrap replicate whose A overflowed (seen in the quickstart's 12-point ladder).
+        f.samples.values[0][1] = f64::INFINITY;
         let text = f.to_json();
         assert!(text.contains("\"A\": null"), "{text}");
         let back = FitFile::from_json(p, &text).unwrap();
         assert!(back.stderr.get("A").unwrap().is_nan());
         assert!(back.derived.values.0[0].1.is_nan());
+        assert!(back.samples.values[0][1].is_nan());
+        assert_eq!(back.samples.values[1], f.samples.values[1]);
+        // Predictions from the samples skip the broken replicate instead of failing.
+        let q = crate::predict::loss(&back, 1e7, 2e8).unwrap();
+        assert!(q
+            .ci95
+            .is_some_and(|[lo, hi]| lo.is_finite() && hi.is_finite()));
         assert_eq!(back.param("E"), f.param("E"));
     }
 
