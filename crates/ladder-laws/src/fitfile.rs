@@ -367,7 +367,7 @@ impl FitFile {
 
     /// Writes fit.json atomically: a temporary file in the same directory, fsync, rename.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_json().as_bytes())
+        write_atomic(path, (self.to_json() + "\n").as_bytes())
     }
 
     /// Parameter `name` of the point estimate.
@@ -404,7 +404,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.write_all(b"\n")?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;
@@ -473,7 +472,7 @@ mod tests {
         let p = dir.path().join("fit.json");
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "temp file left behind");
         let e = write_atomic(&dir.path().join("no/such/dir/fit.json"), b"x").unwrap_err();

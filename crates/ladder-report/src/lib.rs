@@ -348,32 +348,11 @@ fn unique_stem(base: &str, used: &mut Vec<String>) -> String {
     stem
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, then an
-/// fsync of the directory so the rename itself survives a crash.
+/// Writes `bytes` to `path` atomically (temp file beside it, fsync, rename, directory fsync), with
+/// the one implementation `ladder fit` uses for fit.json.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            // Not every platform can fsync a directory; the file's data is synced already.
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+    ladder_laws::fitfile::write_atomic(path, bytes).map_err(|e| match e {
+        ladder_laws::Error::Io { path, source } => Error::Io { path, source },
+        other => Error::io(path, std::io::Error::other(other.to_string())),
     })
 }
