@@ -2,6 +2,7 @@
 //! SVG backend (inline in the HTML and written as .svg) and once through its bitmap backend
 //! (written as .png), from the same code; plus the palette, tick placement and number formats.
 
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -337,6 +338,36 @@ pub fn empty_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, message: &
         )),
     ))
     .map_err(pe)
+}
+
+/// Turns a tick value into its label (`si`, `short`, `sci`).
+pub type TickFormat = fn(f64) -> String;
+
+/// The axes every figure draws: descriptions, tick labels through `fmt`, a light major grid, no
+/// minor grid; axis descriptions two points above the `label_size` of the ticks.
+pub fn draw_mesh<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    (x_desc, y_desc): (&str, &str),
+    fmt: (TickFormat, TickFormat),
+    label_size: u32,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| (fmt.0)(*v))
+        .y_label_formatter(&|v| (fmt.1)(*v))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_desc_style(text(label_size + 2))
+        .label_style(text(label_size))
+        .draw()
+        .map_err(pe)
 }
 
 #[cfg(test)]

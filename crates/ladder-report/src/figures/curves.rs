@@ -6,8 +6,8 @@ use plotters::prelude::*;
 
 use super::Ctx;
 use crate::plot::{
-    budget_colour, log_range, log_ticks, pe, short, si, text, Draw, DrawResult, Frame, GRID,
-    HIGHLIGHT, INK,
+    budget_colour, draw_mesh, log_range, log_ticks, pe, short, si, text, Draw, DrawResult, Frame,
+    GRID, HIGHLIGHT, INK,
 };
 
 /// The training-curves figure.
@@ -38,18 +38,15 @@ impl Draw for Curves<'_> {
                 (y0..y1).log_scale().with_key_points(log_ticks(y0, y1)),
             )
             .map_err(pe)?;
-        chart
-            .configure_mesh()
-            .x_desc("training tokens D (log scale)")
-            .y_desc("training loss, nats/token (log scale)")
-            .x_label_formatter(&|v| si(*v))
-            .y_label_formatter(&|v| short(*v))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_desc_style(text(15))
-            .label_style(text(13))
-            .draw()
-            .map_err(pe)?;
+        draw_mesh(
+            &mut chart,
+            (
+                "training tokens D (log scale)",
+                "training loss, nats/token (log scale)",
+            ),
+            (si, short),
+            13,
+        )?;
         let mut labelled = vec![false; ctx.laws.budgets.len()];
         // Highlighted runs last, so they are drawn on top.
         let order = (0..ctx.runs.len())

@@ -10,8 +10,8 @@ use plotters::prelude::*;
 use super::law::chinchilla_params;
 use super::Ctx;
 use crate::plot::{
-    geomspace, lin_range, log_range, log_ticks, pe, sci, short, si, text, Draw, DrawResult, Frame,
-    GRID, HIGHLIGHT, INK, MUTED,
+    draw_mesh, geomspace, lin_range, log_range, log_ticks, pe, sci, short, si, text, Draw,
+    DrawResult, Frame, GRID, HIGHLIGHT, INK, MUTED,
 };
 use crate::runs::Run;
 
@@ -117,18 +117,15 @@ impl RunVsLaw<'_> {
                 (y0..y1).log_scale().with_key_points(log_ticks(y0, y1)),
             )
             .map_err(pe)?;
-        chart
-            .configure_mesh()
-            .x_desc("training tokens D (log scale)")
-            .y_desc("loss, nats/token (log scale)")
-            .x_label_formatter(&|v| si(*v))
-            .y_label_formatter(&|v| short(*v))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_desc_style(text(14))
-            .label_style(text(12))
-            .draw()
-            .map_err(pe)?;
+        draw_mesh(
+            &mut chart,
+            (
+                "training tokens D (log scale)",
+                "loss, nats/token (log scale)",
+            ),
+            (si, short),
+            12,
+        )?;
         let label = if similar {
             format!("reference runs, N within ×{SIMILAR_N} ({})", refs.len())
         } else {
@@ -253,18 +250,15 @@ impl RunVsLaw<'_> {
                 y0..y1,
             )
             .map_err(pe)?;
-        chart
-            .configure_mesh()
-            .x_desc("non-embedding parameters N (log scale)")
-            .y_desc("final validation loss, nats/token")
-            .x_label_formatter(&|v| si(*v))
-            .y_label_formatter(&|v| short(*v))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_desc_style(text(14))
-            .label_style(text(12))
-            .draw()
-            .map_err(pe)?;
+        draw_mesh(
+            &mut chart,
+            (
+                "non-embedding parameters N (log scale)",
+                "final validation loss, nats/token",
+            ),
+            (si, short),
+            12,
+        )?;
         let with_ci: Vec<(f64, [f64; 2])> = line.iter().filter_map(|q| Some((q.0, q.2?))).collect();
         if with_ci.len() >= 2 {
             let poly: Vec<(f64, f64)> = with_ci

@@ -9,7 +9,8 @@ use plotters::prelude::*;
 
 use super::Ctx;
 use crate::plot::{
-    geomspace, log_range, log_ticks, pe, sci, si, text, Draw, DrawResult, Frame, GRID, INK, MUTED,
+    draw_mesh, geomspace, log_range, log_ticks, pe, sci, si, text, Draw, DrawResult, Frame, GRID,
+    INK, MUTED,
 };
 
 /// Colour of the Chinchilla law's frontier.
@@ -146,22 +147,19 @@ impl Frontier<'_> {
                 (y0..y1).log_scale().with_key_points(log_ticks(y0, y1)),
             )
             .map_err(pe)?;
-        chart
-            .configure_mesh()
-            .x_desc("compute C = 6ND, FLOPs (log scale)")
-            .y_desc(if tokens {
-                "training tokens D (log scale)"
-            } else {
-                "non-embedding parameters N (log scale)"
-            })
-            .x_label_formatter(&|v| sci(*v))
-            .y_label_formatter(&|v| si(*v))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_desc_style(text(14))
-            .label_style(text(12))
-            .draw()
-            .map_err(pe)?;
+        draw_mesh(
+            &mut chart,
+            (
+                "compute C = 6ND, FLOPs (log scale)",
+                if tokens {
+                    "training tokens D (log scale)"
+                } else {
+                    "non-embedding parameters N (log scale)"
+                },
+            ),
+            (sci, si),
+            12,
+        )?;
         chart
             .draw_series([Rectangle::new(
                 [(c_max, y0), (c1, y1)],

@@ -8,8 +8,8 @@ use plotters::prelude::*;
 
 use super::Ctx;
 use crate::plot::{
-    budget_colour, geomspace, lin_range, log_range, log_ticks, pe, short, si, text, Draw,
-    DrawResult, Frame, GRID, HIGHLIGHT, INK, MUTED,
+    budget_colour, draw_mesh, geomspace, lin_range, log_range, log_ticks, pe, short, si, text,
+    Draw, DrawResult, Frame, GRID, HIGHLIGHT, INK, MUTED,
 };
 
 /// Chinchilla parameters `[E, A, B, alpha, beta]` by name (independent of the file's order).
@@ -84,18 +84,15 @@ impl Draw for Isoflop<'_> {
                 y0..y1,
             )
             .map_err(pe)?;
-        chart
-            .configure_mesh()
-            .x_desc("non-embedding parameters N (log scale)")
-            .y_desc("final validation loss, nats/token")
-            .x_label_formatter(&|v| si(*v))
-            .y_label_formatter(&|v| short(*v))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_desc_style(text(15))
-            .label_style(text(13))
-            .draw()
-            .map_err(pe)?;
+        draw_mesh(
+            &mut chart,
+            (
+                "non-embedding parameters N (log scale)",
+                "final validation loss, nats/token",
+            ),
+            (si, short),
+            13,
+        )?;
         for (k, b) in budgets.iter().enumerate() {
             let colour = budget_colour(k);
             let mine: Vec<_> = pts.iter().filter(|p| p.0 == k).collect();
@@ -248,18 +245,15 @@ impl Draw for LawFit<'_> {
                 y0..y1,
             )
             .map_err(pe)?;
-        chart
-            .configure_mesh()
-            .x_desc("non-embedding parameters N (log scale)")
-            .y_desc("final validation loss, nats/token")
-            .x_label_formatter(&|v| si(*v))
-            .y_label_formatter(&|v| short(*v))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_desc_style(text(15))
-            .label_style(text(13))
-            .draw()
-            .map_err(pe)?;
+        draw_mesh(
+            &mut chart,
+            (
+                "non-embedding parameters N (log scale)",
+                "final validation loss, nats/token",
+            ),
+            (si, short),
+            13,
+        )?;
         let grid = geomspace(x0, x1, 120);
         for (k, b) in budgets.iter().enumerate() {
             let colour = budget_colour(k);
@@ -376,18 +370,15 @@ impl Draw for Residuals<'_> {
                 -m..m,
             )
             .map_err(pe)?;
-        chart
-            .configure_mesh()
-            .x_desc("non-embedding parameters N (log scale)")
-            .y_desc("100 · ln(observed / law), % of loss")
-            .x_label_formatter(&|v| si(*v))
-            .y_label_formatter(&|v| short(*v))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_desc_style(text(15))
-            .label_style(text(13))
-            .draw()
-            .map_err(pe)?;
+        draw_mesh(
+            &mut chart,
+            (
+                "non-embedding parameters N (log scale)",
+                "100 · ln(observed / law), % of loss",
+            ),
+            (si, short),
+            13,
+        )?;
         chart
             .draw_series(LineSeries::new(
                 vec![(x0, 0.0), (x1, 0.0)],
