@@ -220,9 +220,12 @@ pub fn initial_loss(run: &RunData, out: &mut Vec<Finding>) {
     }
 }
 
-/// Transformer blocks: every weight there gets a gradient on every step.
+/// Transformer blocks: every weight there gets a gradient on every step (the grouping is the
+/// model's, `ladder_model::is_block_group`).
 fn block_layers(r: &LayerRecord) -> impl Iterator<Item = &crate::run::LayerStat> {
-    r.layers.iter().filter(|l| l.layer.starts_with("h."))
+    r.layers
+        .iter()
+        .filter(|l| ladder_model::is_block_group(&l.layer))
 }
 
 /// AdamW's first step moves every weight with a non-zero gradient by exactly lr (m̂/√v̂ = ±1),

@@ -96,6 +96,7 @@ fn main() {
         n_head: nh,
         block_size: a.seq,
         vocab_size: a.vocab,
+        ..ModelConfig::default()
     };
     let layout = ParamLayout::new(&cfg);
     let mut params = init_params(&cfg, 0);

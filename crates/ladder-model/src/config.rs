@@ -1,10 +1,13 @@
-//! GPT-2 model hyper-parameters and the counts derived from them (DESIGN §2).
+//! Model hyper-parameters and the counts derived from them (DESIGN §2); the counts come from
+//! the family's [`ArchSpec`].
 
 use crate::error::{Error, Result};
+use crate::spec::{Arch, ArchSpec, NormKind};
 
-/// Shape of a GPT-2 model (Hugging Face `GPT2Config`: `n_layer`, `n_embd`, `n_head`,
-/// `n_positions` = `block_size`, `vocab_size`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Shape of a model: the family and its dimensions (for GPT-2, Hugging Face `GPT2Config`:
+/// `n_layer`, `n_embd`, `n_head`, `n_positions` = `block_size`, `vocab_size`, `n_inner` =
+/// `ffn_width`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelConfig {
     /// Transformer blocks (L).
     pub n_layer: usize,
@@ -16,6 +19,36 @@ pub struct ModelConfig {
     pub block_size: usize,
     /// Real vocabulary size (V); see [`ModelConfig::padded_vocab_size`].
     pub vocab_size: usize,
+    /// Model family (its [`ArchSpec`] lays out the parameters).
+    #[serde(default)]
+    pub arch: Arch,
+    /// Hidden width F of the MLP; `None` = the family's default (4·C for GPT-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffn_width: Option<usize>,
+    /// Normalisation layers.
+    #[serde(default)]
+    pub norm: NormKind,
+    /// Rotary-embedding base θ for families with rotary positions; `None` for GPT-2 (learned
+    /// positions), which refuses a value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_theta: Option<f64>,
+}
+
+impl Default for ModelConfig {
+    /// The S reference shape (GPT-2, 4 × 256, 4 heads, block 256, vocabulary 8192).
+    fn default() -> Self {
+        ModelConfig {
+            n_layer: 4,
+            n_embd: 256,
+            n_head: 4,
+            block_size: 256,
+            vocab_size: 8192,
+            arch: Arch::Gpt2,
+            ffn_width: None,
+            norm: NormKind::LayerNorm,
+            rope_theta: None,
+        }
+    }
 }
 
 /// Padding granularity of the vocabulary: the lm-head matmul then tiles evenly.
@@ -30,6 +63,7 @@ impl ModelConfig {
             ("n_head", self.n_head),
             ("block_size", self.block_size),
             ("vocab_size", self.vocab_size),
+            ("ffn_width", self.ffn_width()),
         ] {
             if v == 0 {
                 return Err(Error::ZeroDimension { field });
@@ -49,7 +83,23 @@ impl ModelConfig {
                 max,
             });
         }
+        if let (Arch::Gpt2, Some(theta)) = (self.arch, self.rope_theta) {
+            return Err(Error::Unsupported {
+                arch: self.arch.name(),
+                what: format!("rope_theta = {theta} (GPT-2 learns its positions; leave it unset)"),
+            });
+        }
         Ok(())
+    }
+
+    /// The family's parameter spec for this shape.
+    pub fn spec(&self) -> ArchSpec {
+        ArchSpec::of(self)
+    }
+
+    /// Hidden width F of the MLP (`ffn_width`, or 4·C by default).
+    pub fn ffn_width(&self) -> usize {
+        self.ffn_width.unwrap_or(4 * self.n_embd)
     }
 
     /// Head size HS = C / NH.
@@ -63,21 +113,15 @@ impl ModelConfig {
         self.vocab_size.div_ceil(VOCAB_PAD) * VOCAB_PAD
     }
 
-    /// Parameters of one transformer block: 12·C² + 13·C.
-    fn n_params_block(&self) -> u64 {
-        let c = self.n_embd as u64;
-        12 * c * c + 13 * c
-    }
-
-    /// Kaplan's N: every parameter except `wte` and `wpe` (blocks and the final LayerNorm).
+    /// Kaplan's N: every parameter except the embeddings (`wte`, `wpe`): blocks and the final
+    /// norm, as the family's spec lists them.
     pub fn n_params_non_embedding(&self) -> u64 {
-        self.n_layer as u64 * self.n_params_block() + 2 * self.n_embd as u64
+        self.spec().n_params_non_embedding(self.n_layer)
     }
 
     /// All parameters with the real vocabulary; the tied `wte` is counted once.
     pub fn n_params_total(&self) -> u64 {
-        let c = self.n_embd as u64;
-        self.n_params_non_embedding() + (self.vocab_size as u64 + self.block_size as u64) * c
+        self.spec().n_params_total(self.n_layer)
     }
 
     /// Training FLOPs per token, forward + backward: `6·(N + V·C) + 12·L·T·C` with N from
@@ -104,6 +148,7 @@ mod tests {
             n_head: 4,
             block_size: 256,
             vocab_size: 8192,
+            ..ModelConfig::default()
         }
     }
 
@@ -142,9 +187,33 @@ mod tests {
             n_head: 6,
             block_size: 256,
             vocab_size: 8192,
+            ..ModelConfig::default()
         };
         let m = m.train_flops_per_token(256) * 2048.0 / 1e9;
         assert!((m - 184.0).abs() < 0.05, "{m}");
+    }
+
+    #[test]
+    fn config_ffn_width_and_rope_theta() {
+        let mut c = cfg_s();
+        let n4 = c.n_params_non_embedding();
+        c.ffn_width = Some(4 * 256);
+        assert_eq!(c.n_params_non_embedding(), n4);
+        c.ffn_width = Some(512);
+        // Each block loses 2·C·(4C − F) weights and 4C − F bias entries.
+        assert_eq!(c.n_params_non_embedding(), n4 - 4 * (2 * 256 * 512 + 512));
+        c.ffn_width = Some(0);
+        assert!(matches!(
+            c.validate(),
+            Err(Error::ZeroDimension { field: "ffn_width" })
+        ));
+        let mut c = cfg_s();
+        c.rope_theta = Some(10000.0);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("gpt2") && e.contains("rope_theta = 10000"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -156,6 +225,7 @@ mod tests {
             n_head: 12,
             block_size: 1024,
             vocab_size: 50257,
+            ..ModelConfig::default()
         };
         assert_eq!(c.n_params_non_embedding(), 85_056_000);
         assert_eq!(c.n_params_total(), 124_439_808);

@@ -27,6 +27,22 @@ pub enum Error {
         /// Largest supported size.
         max: usize,
     },
+    /// An architecture spec lacks a tensor the model needs (or lists one twice).
+    #[error("architecture {arch}: {message}")]
+    Spec {
+        /// The spec's name.
+        arch: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A config value the family does not support.
+    #[error("model config: architecture {arch} does not support {what}")]
+    Unsupported {
+        /// The family.
+        arch: &'static str,
+        /// The value and how to fix it.
+        what: String,
+    },
     /// A batch dimension is zero.
     #[error("workspace: batch size must be > 0")]
     ZeroBatch,

@@ -1,53 +1,81 @@
-//! Incremental decoding with a key/value cache (for `ladder sample`): one token at a time, the
-//! same maths as [`crate::Workspace`]'s forward pass restricted to the newest position.
+//! Incremental decoding with a key/value cache (for `ladder sample`): one token at a time
+//! through the same block code as [`crate::Workspace`]'s forward pass ([`crate::block`]), with
+//! attention over the cached keys and values in place of the full causal attention.
 
+use crate::backend::{Backend, Cpu};
+use crate::block::{self, BlockActs};
 use crate::error::{Error, Result};
-use crate::kernels::{gelu, layernorm, matmul, simd};
-use crate::params::Offsets;
+use crate::kernels::simd;
+use crate::params::ParamLayout;
+use crate::spec::{ArchSpec, Role};
 use crate::ModelConfig;
 
 /// Keys and values of every layer for the positions fed so far, plus scratch for one token.
-pub struct KvCache {
+pub struct KvCache<B: Backend = Cpu> {
+    be: B,
     cfg: ModelConfig,
-    off: Offsets,
+    layout: ParamLayout,
     cap: usize,
     len: usize,
     k: Vec<f32>,      // (L, cap, C)
     v: Vec<f32>,      // (L, cap, C)
-    x: Vec<f32>,      // (C) residual stream
-    ln: Vec<f32>,     // (C)
-    qkv: Vec<f32>,    // (3C)
-    y: Vec<f32>,      // (C) attention output
-    tmp: Vec<f32>,    // (C)
-    fc: Vec<f32>,     // (4C)
-    fc_act: Vec<f32>, // (4C)
+    x: B::Buf,        // (C) residual stream
+    x_in: B::Buf,     // (C) residual stream entering the current block
+    ln1: B::Buf,      // (C)
+    ln2: B::Buf,      // (C)
+    qkv: B::Buf,      // (3C)
+    y: B::Buf,        // (C) attention output
+    resid2: B::Buf,   // (C)
+    fc: B::Buf,       // (F)
+    fc_act: B::Buf,   // (F)
     scores: Vec<f32>, // (cap)
-    logits: Vec<f32>, // (Vp)
-    stat: [f32; 2],   // LayerNorm mean, rstd (unused here, the kernel stores them)
+    logits: B::Buf,   // (Vp)
+    stat: [f32; 4],   // LayerNorm means and rstds (unused here, the kernel stores them)
 }
 
-impl KvCache {
-    /// A cache for up to `min(max_len, block_size)` positions (the model holds no more).
+impl KvCache<Cpu> {
+    /// A cache for up to `min(max_len, block_size)` positions (the model holds no more) of
+    /// `cfg`'s family.
     pub fn new(cfg: &ModelConfig, max_len: usize) -> Self {
+        Self::build(Cpu, &cfg.spec(), cfg, max_len)
+    }
+}
+
+impl<B: Backend> KvCache<B> {
+    /// A cache for any spec and backend.
+    pub fn build(be: B, spec: &ArchSpec, cfg: &ModelConfig, max_len: usize) -> Self {
+        Self::with_layout(be, ParamLayout::from_spec(spec, cfg.n_layer), cfg, max_len)
+    }
+
+    /// A cache reading parameters laid out as `layout` (built from a spec for `cfg`).
+    pub(crate) fn with_layout(
+        be: B,
+        layout: ParamLayout,
+        cfg: &ModelConfig,
+        max_len: usize,
+    ) -> Self {
         let cap = max_len.min(cfg.block_size);
-        let (l, c) = (cfg.n_layer, cfg.n_embd);
+        let (l, c, f) = (cfg.n_layer, cfg.n_embd, cfg.ffn_width());
         KvCache {
             cfg: cfg.clone(),
-            off: Offsets::new(cfg),
+            layout,
             cap,
             len: 0,
             k: vec![0.0; l * cap * c],
             v: vec![0.0; l * cap * c],
-            x: vec![0.0; c],
-            ln: vec![0.0; c],
-            qkv: vec![0.0; 3 * c],
-            y: vec![0.0; c],
-            tmp: vec![0.0; c],
-            fc: vec![0.0; 4 * c],
-            fc_act: vec![0.0; 4 * c],
+            x: be.alloc(c),
+            x_in: be.alloc(c),
+            ln1: be.alloc(c),
+            ln2: be.alloc(c),
+            qkv: be.alloc(3 * c),
+            y: be.alloc(c),
+            resid2: be.alloc(c),
+            fc: be.alloc(f),
+            fc_act: be.alloc(f),
             scores: vec![0.0; cap],
-            logits: vec![0.0; cfg.padded_vocab_size()],
-            stat: [0.0; 2],
+            logits: be.alloc(cfg.padded_vocab_size()),
+            stat: [0.0; 4],
+            be,
         }
     }
 
@@ -69,10 +97,10 @@ impl KvCache {
     /// Feeds one token at the next position and returns the logits over the real vocabulary
     /// for the token after it.
     pub fn next_logits(&mut self, params: &[f32], token: u32) -> Result<&[f32]> {
-        if params.len() != self.off.len {
+        if params.len() != self.layout.len {
             return Err(Error::Length {
                 what: "params",
-                expected: self.off.len,
+                expected: self.layout.len,
                 got: params.len(),
             });
         }
@@ -89,10 +117,13 @@ impl KvCache {
             return Err(Error::CacheFull { capacity: self.cap });
         }
         let (c, nh, cap, pos) = (self.cfg.n_embd, self.cfg.n_head, self.cap, self.len);
+        let f = self.cfg.ffn_width();
         let hs = c / nh;
         let scale = 1.0 / (hs as f32).sqrt();
-        let off = self.off;
-        let (wte, wpe) = (off.wte(params), off.wpe(params));
+        let views = self.layout.views();
+        let be = &self.be;
+        let wte = views.global(params, Role::TokenEmbedding);
+        let wpe = views.global(params, Role::PositionEmbedding);
         let tok = token as usize;
         for ((x, &a), &b) in self
             .x
@@ -102,63 +133,64 @@ impl KvCache {
         {
             *x = a + b;
         }
-        let (m, r) = self.stat.split_at_mut(1);
+        let [m1, r1, m2, r2] = &mut self.stat;
         for l in 0..self.cfg.n_layer {
-            let p = off.block(params, l);
-            layernorm::forward(&mut self.ln, m, r, &self.x, p.ln1_w, p.ln1_b);
-            matmul::forward(&mut self.qkv, &self.ln, p.qkv_w, Some(p.qkv_b), c, 3 * c);
+            let p = views.block(params, l);
+            self.x_in.copy_from_slice(&self.x);
             let kl = &mut self.k[l * cap * c..(l + 1) * cap * c];
             let vl = &mut self.v[l * cap * c..(l + 1) * cap * c];
-            kl[pos * c..(pos + 1) * c].copy_from_slice(&self.qkv[c..2 * c]);
-            vl[pos * c..(pos + 1) * c].copy_from_slice(&self.qkv[2 * c..]);
-            for h in 0..nh {
-                let q = &self.qkv[h * hs..(h + 1) * hs];
-                let sc = &mut self.scores[..=pos];
-                for (s, krow) in sc.iter_mut().zip(kl.chunks_exact(c)) {
-                    *s = simd::dot(q, &krow[h * hs..(h + 1) * hs]) * scale;
-                }
-                let mx = sc.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                let mut z = 0.0f32;
-                for s in sc.iter_mut() {
-                    *s = (*s - mx).exp();
-                    z += *s;
-                }
-                let y = &mut self.y[h * hs..(h + 1) * hs];
-                y.fill(0.0);
-                for (&s, vrow) in sc.iter().zip(vl.chunks_exact(c)) {
-                    for (o, &vv) in y.iter_mut().zip(&vrow[h * hs..(h + 1) * hs]) {
-                        *o += s / z * vv;
+            let scores = &mut self.scores;
+            // Attention of the newest position over the cached ones (itself included).
+            let attend = |y: &mut [f32], qkv: &[f32]| {
+                kl[pos * c..(pos + 1) * c].copy_from_slice(&qkv[c..2 * c]);
+                vl[pos * c..(pos + 1) * c].copy_from_slice(&qkv[2 * c..]);
+                for h in 0..nh {
+                    let q = &qkv[h * hs..(h + 1) * hs];
+                    let sc = &mut scores[..=pos];
+                    for (s, krow) in sc.iter_mut().zip(kl.chunks_exact(c)) {
+                        *s = simd::dot(q, &krow[h * hs..(h + 1) * hs]) * scale;
+                    }
+                    let mx = sc.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                    let mut z = 0.0f32;
+                    for s in sc.iter_mut() {
+                        *s = (*s - mx).exp();
+                        z += *s;
+                    }
+                    let y = &mut y[h * hs..(h + 1) * hs];
+                    y.fill(0.0);
+                    for (&s, vrow) in sc.iter().zip(vl.chunks_exact(c)) {
+                        for (o, &vv) in y.iter_mut().zip(&vrow[h * hs..(h + 1) * hs]) {
+                            *o += s / z * vv;
+                        }
                     }
                 }
-            }
-            self.tmp.copy_from_slice(&self.x);
-            matmul::forward_residual(
-                &mut self.x,
-                &self.tmp,
-                &self.y,
-                p.attproj_w,
-                p.attproj_b,
-                c,
-                c,
-            );
-            layernorm::forward(&mut self.ln, m, r, &self.x, p.ln2_w, p.ln2_b);
-            matmul::forward(&mut self.fc, &self.ln, p.fc_w, Some(p.fc_b), c, 4 * c);
-            gelu::forward(&mut self.fc_act, &self.fc);
-            self.tmp.copy_from_slice(&self.x);
-            matmul::forward_residual(
-                &mut self.x,
-                &self.tmp,
-                &self.fc_act,
-                p.fcproj_w,
-                p.fcproj_b,
-                4 * c,
-                c,
-            );
+            };
+            let acts = BlockActs {
+                ln1: &mut self.ln1,
+                ln1_mean: std::slice::from_mut(m1),
+                ln1_rstd: std::slice::from_mut(r1),
+                qkv: &mut self.qkv,
+                atty: &mut self.y,
+                resid2: &mut self.resid2,
+                ln2: &mut self.ln2,
+                ln2_mean: std::slice::from_mut(m2),
+                ln2_rstd: std::slice::from_mut(r2),
+                fch: &mut self.fc,
+                fch_gelu: &mut self.fc_act,
+            };
+            block::forward(be, &p, acts, &self.x_in, &mut self.x, c, f, attend);
         }
-        let (w, b) = off.lnf(params);
-        layernorm::forward(&mut self.ln, m, r, &self.x, w, b);
+        be.layernorm_forward(
+            &mut self.ln1,
+            std::slice::from_mut(m1),
+            std::slice::from_mut(r1),
+            &self.x,
+            views.global(params, Role::FinalNormWeight),
+            views.global(params, Role::FinalNormBias),
+        );
         let vp = self.cfg.padded_vocab_size();
-        matmul::forward_nt(&mut self.logits, &self.ln, wte, c, vp);
+        be.matmul_nt_forward(&mut self.logits, &self.ln1, wte, c, vp);
+        be.sync();
         self.len += 1;
         Ok(&self.logits[..v])
     }

@@ -3,7 +3,25 @@
 
 use rayon::prelude::*;
 
+use crate::backend::{AdamWHyper as Hyper, Backend, Cpu};
+use crate::faults::Faults;
 use crate::params::ParamLayout;
+
+/// An optimizer over a flat parameter layout: the trainer steps it once per optimizer step.
+pub trait Optimizer {
+    /// One update of every parameter from `grads` at learning rate `lr` with decoupled weight
+    /// decay `weight_decay` (on the layout's decayed tensors only).
+    fn step(
+        &mut self,
+        layout: &ParamLayout,
+        params: &mut [f32],
+        grads: &[f32],
+        lr: f32,
+        weight_decay: f32,
+    );
+    /// Updates taken so far.
+    fn steps(&self) -> u64;
+}
 
 /// Elements per parallel chunk of the elementwise passes. `grad_norm` sums each chunk then the
 /// chunk sums in order, so its result depends on this constant only (not on the thread count).
@@ -27,12 +45,37 @@ pub struct AdamW {
     pub beta2: f32,
     /// Denominator epsilon (1e-8).
     pub eps: f32,
-    /// Divide the moments by `1 − βᵗ` (always, in real training). `false` is the planted
-    /// `no-bias-correction` bug: the first steps are then far too small.
-    pub bias_correction: bool,
+    /// Divide the moments by `1 − βᵗ`: always, except under [`Faults::no_bias_correction`].
+    bias_correction: bool,
+}
+
+impl Optimizer for AdamW {
+    fn step(
+        &mut self,
+        layout: &ParamLayout,
+        params: &mut [f32],
+        grads: &[f32],
+        lr: f32,
+        weight_decay: f32,
+    ) {
+        AdamW::step(self, layout, params, grads, lr, weight_decay)
+    }
+
+    fn steps(&self) -> u64 {
+        self.t
+    }
 }
 
 impl AdamW {
+    /// Zero moments, t = 0, DESIGN §2 hyper-parameters, with the test-only `faults` (the
+    /// planted `no-bias-correction`; [`Faults::NONE`] for real training).
+    pub fn with_faults(layout: &ParamLayout, faults: &Faults) -> Self {
+        AdamW {
+            bias_correction: !faults.no_bias_correction,
+            ..AdamW::new(layout)
+        }
+    }
+
     /// Zero moments, t = 0, DESIGN §2 hyper-parameters.
     pub fn new(layout: &ParamLayout) -> Self {
         AdamW {
@@ -54,6 +97,19 @@ impl AdamW {
     /// error: they are all built from the same layout).
     pub fn step(
         &mut self,
+        layout: &ParamLayout,
+        params: &mut [f32],
+        grads: &[f32],
+        lr: f32,
+        weight_decay: f32,
+    ) {
+        self.step_on(&Cpu, layout, params, grads, lr, weight_decay)
+    }
+
+    /// [`AdamW::step`] with the update kernel of backend `be`.
+    pub fn step_on<B: Backend>(
+        &mut self,
+        be: &B,
         layout: &ParamLayout,
         params: &mut [f32],
         grads: &[f32],
@@ -109,7 +165,7 @@ impl AdamW {
                         ..h
                     };
                     let r = pos - start..tend - start;
-                    adamw_chunk(
+                    be.adamw_update(
                         &mut p[r.clone()],
                         &g[r.clone()],
                         &mut m[r.clone()],
@@ -123,18 +179,9 @@ impl AdamW {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Hyper {
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    step_size: f32,
-    bc2_sqrt: f32,
-    decay: f32,
-}
-
 crate::kernels::simd::multiversion! {
-    fn adamw_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: Hyper) {
+    /// The AdamW update of one contiguous piece of one tensor (the CPU backend's kernel).
+    pub(crate) fn adamw_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: Hyper) {
         for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             *m += (1.0 - h.beta1) * (g - *m);
             *v = h.beta2 * *v + (1.0 - h.beta2) * g * g;
@@ -224,6 +271,7 @@ mod tests {
             n_head: 1,
             block_size: 2,
             vocab_size: 3,
+            ..ModelConfig::default()
         };
         let layout = ParamLayout::new(&cfg);
         let (lr, wd) = (0.1f64, 0.2f64);
@@ -238,8 +286,11 @@ mod tests {
             .offset;
         for bias_correction in [true, false] {
             let mut p = vec![0.5f32; layout.len];
-            let mut opt = AdamW::new(&layout);
-            opt.bias_correction = bias_correction;
+            let faults = Faults {
+                no_bias_correction: !bias_correction,
+                ..Faults::NONE
+            };
+            let mut opt = AdamW::with_faults(&layout, &faults);
             for &g in &gs {
                 let grads = vec![g as f32; layout.len];
                 opt.step(&layout, &mut p, &grads, lr as f32, wd as f32);
@@ -282,6 +333,7 @@ mod tests {
             n_head: 1,
             block_size: 2,
             vocab_size: 3,
+            ..ModelConfig::default()
         };
         let layout = ParamLayout::new(&cfg);
         let mut p = crate::init_params(&cfg, 0);

@@ -28,7 +28,8 @@ pub struct LayerStat {
     pub numel: u64,
 }
 
-/// The layer a tensor belongs to: `transformer.h.3.mlp.c_fc.weight` → `h.3`,
+/// The layer a tensor belongs to, from its name alone (a layout's tensors carry it as
+/// `TensorSpec::group`, from the spec): `transformer.h.3.mlp.c_fc.weight` → `h.3`,
 /// `transformer.wte.weight` → `wte`.
 pub fn layer_of(tensor_name: &str) -> &str {
     let rest = tensor_name
@@ -83,7 +84,7 @@ pub fn layer_stats(
         .collect();
     let mut out: Vec<(String, [f64; 5])> = Vec::new();
     for (t, s) in layout.tensors.iter().zip(sums) {
-        let layer = layer_of(&t.name);
+        let layer = t.group.as_str();
         match out.last_mut() {
             Some((name, acc)) if name == layer => {
                 for (a, v) in acc.iter_mut().zip(s) {
@@ -126,6 +127,7 @@ mod tests {
             n_head: 2,
             block_size: 4,
             vocab_size: 5,
+            ..ModelConfig::default()
         };
         let layout = ParamLayout::new(&cfg);
         let before = crate::init_params(&cfg, 1);

@@ -1,59 +1,100 @@
 //! Preallocated activations for one (B, T) and the model's forward and backward passes
-//! (DESIGN §2): embeddings, L pre-LN blocks, `ln_f`, tied lm head, mean cross-entropy.
+//! (DESIGN §2): embeddings, L pre-norm blocks, final norm, tied lm head, mean cross-entropy.
+//! Which tensors exist comes from the family's [`ArchSpec`]; the kernels from the [`Backend`].
 
+use crate::backend::{Backend, Cpu};
+use crate::block::{self, BlockActs};
 use crate::error::{Error, Result};
-use crate::kernels::{attention, crossentropy, embedding, gelu, layernorm, matmul};
-use crate::params::Offsets;
+use crate::faults::Faults;
+use crate::params::ParamLayout;
+use crate::spec::{ArchSpec, Role};
 use crate::ModelConfig;
 
-/// Activations (and gradient scratch) for one (B, T), allocated once in [`Workspace::new`].
+/// Activations (and gradient scratch) for one (B, T), allocated once when built.
 /// [`Workspace::forward_backward`] allocates nothing.
 ///
 /// Per-layer activations are stored in one buffer per kind, layer-major (`ln1` is (L, N, C)).
-pub struct Workspace {
+pub struct Workspace<B: Backend = Cpu> {
+    be: B,
     cfg: ModelConfig,
-    off: Offsets,
+    layout: ParamLayout,
     b: usize,
     t: usize,
     /// Whether `logits` holds the result of a forward pass.
     have_logits: bool,
-    /// Keys past the causal mask each query may see: 0 in the real model; > 0 only for the planted
-    /// `causal-leak` bug (see [`Workspace::plant_causal_leak`]).
+    /// Keys past the causal mask each query may see: 0 in the real model (see
+    /// [`Faults::attention_lookahead`]).
     attention_lookahead: usize,
-    encoded: Vec<f32>,  // (N, C) wte + wpe: the residual stream entering block 0
-    ln1: Vec<f32>,      // (L, N, C)
-    ln1_mean: Vec<f32>, // (L, N)
-    ln1_rstd: Vec<f32>, // (L, N)
-    qkv: Vec<f32>,      // (L, N, 3C)
-    att: Vec<f32>,      // (L, B, NH, T, T) attention probabilities
-    atty: Vec<f32>,     // (L, N, C) attention output before c_proj
-    resid2: Vec<f32>,   // (L, N, C) residual stream after the attention branch
-    ln2: Vec<f32>,      // (L, N, C)
-    ln2_mean: Vec<f32>, // (L, N)
-    ln2_rstd: Vec<f32>, // (L, N)
-    fch: Vec<f32>,      // (L, N, 4C) c_fc output (GELU input)
-    fch_gelu: Vec<f32>, // (L, N, 4C)
-    resid3: Vec<f32>,   // (L, N, C) residual stream after the MLP branch
-    lnf: Vec<f32>,      // (N, C)
-    lnf_mean: Vec<f32>, // (N)
-    lnf_rstd: Vec<f32>, // (N)
-    logits: Vec<f32>,   // (N, Vp)
-    losses: Vec<f32>,   // (N)
+    encoded: B::Buf,  // (N, C) wte + wpe: the residual stream entering block 0
+    ln1: B::Buf,      // (L, N, C)
+    ln1_mean: B::Buf, // (L, N)
+    ln1_rstd: B::Buf, // (L, N)
+    qkv: B::Buf,      // (L, N, 3C)
+    att: B::Buf,      // (L, B, NH, T, T) attention probabilities
+    atty: B::Buf,     // (L, N, C) attention output before c_proj
+    resid2: B::Buf,   // (L, N, C) residual stream after the attention branch
+    ln2: B::Buf,      // (L, N, C)
+    ln2_mean: B::Buf, // (L, N)
+    ln2_rstd: B::Buf, // (L, N)
+    fch: B::Buf,      // (L, N, F) c_fc output (GELU input)
+    fch_gelu: B::Buf, // (L, N, F)
+    resid3: B::Buf,   // (L, N, C) residual stream after the MLP branch
+    lnf: B::Buf,      // (N, C)
+    lnf_mean: B::Buf, // (N)
+    lnf_rstd: B::Buf, // (N)
+    logits: B::Buf,   // (N, Vp)
+    losses: B::Buf,   // (N)
     // Gradient scratch, reused by every layer.
-    dlogits: Vec<f32>, // (N, Vp)
-    dresid: Vec<f32>,  // (N, C) gradient of the residual stream
-    dln: Vec<f32>,     // (N, C) gradient of a LayerNorm output
-    dqkv: Vec<f32>,    // (N, 3C)
-    datt: Vec<f32>,    // (B, NH, T, T)
-    datty: Vec<f32>,   // (N, C)
-    dfch: Vec<f32>,    // (N, 4C)
-    dwte_t: Vec<f32>,  // (C, Vp) the lm-head weight gradient, transposed (see matmul::backward_nt)
+    dlogits: B::Buf, // (N, Vp)
+    dresid: B::Buf,  // (N, C) gradient of the residual stream
+    dln: B::Buf,     // (N, C) gradient of a LayerNorm output
+    dqkv: B::Buf,    // (N, 3C)
+    datt: B::Buf,    // (B, NH, T, T)
+    datty: B::Buf,   // (N, C)
+    dfch: B::Buf,    // (N, F)
+    dwte_t: B::Buf,  // (C, Vp) the lm-head weight gradient, transposed (see matmul::backward_nt)
 }
 
-impl Workspace {
-    /// Allocates every buffer for `batch` sequences of `seq_len` tokens (`seq_len <= block_size`).
+impl Workspace<Cpu> {
+    /// Allocates every buffer for `batch` sequences of `seq_len` tokens (`seq_len <= block_size`)
+    /// of `cfg`'s family, on the CPU.
     pub fn new(cfg: &ModelConfig, batch: usize, seq_len: usize) -> Result<Self> {
+        Self::with_faults(cfg, batch, seq_len, &Faults::NONE)
+    }
+
+    /// As [`Workspace::new`], with test-only faults (planted bugs; see [`Faults`]).
+    pub fn with_faults(
+        cfg: &ModelConfig,
+        batch: usize,
+        seq_len: usize,
+        faults: &Faults,
+    ) -> Result<Self> {
+        Self::build(Cpu, &cfg.spec(), cfg, batch, seq_len, faults)
+    }
+
+    /// A workspace for any architecture spec (its tensors, `cfg`'s dimensions), on the CPU.
+    pub fn from_spec(
+        spec: &ArchSpec,
+        cfg: &ModelConfig,
+        batch: usize,
+        seq_len: usize,
+    ) -> Result<Self> {
+        Self::build(Cpu, spec, cfg, batch, seq_len, &Faults::NONE)
+    }
+}
+
+impl<B: Backend> Workspace<B> {
+    /// The general constructor: backend, spec, dimensions and faults.
+    pub fn build(
+        be: B,
+        spec: &ArchSpec,
+        cfg: &ModelConfig,
+        batch: usize,
+        seq_len: usize,
+        faults: &Faults,
+    ) -> Result<Self> {
         cfg.validate()?;
+        spec.validate()?;
         if batch == 0 {
             return Err(Error::ZeroBatch);
         }
@@ -63,18 +104,18 @@ impl Workspace {
                 block_size: cfg.block_size,
             });
         }
-        let (l, c, nh) = (cfg.n_layer, cfg.n_embd, cfg.n_head);
+        let (l, c, nh, f) = (cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.ffn_width());
         let n = batch * seq_len;
         let vp = cfg.padded_vocab_size();
-        let z = |len: usize| vec![0.0f32; len];
+        let z = |len: usize| be.alloc(len);
         let att_len = batch * nh * seq_len * seq_len;
         Ok(Workspace {
             cfg: cfg.clone(),
-            off: Offsets::new(cfg),
+            layout: ParamLayout::from_spec(spec, cfg.n_layer),
             b: batch,
             t: seq_len,
             have_logits: false,
-            attention_lookahead: 0,
+            attention_lookahead: faults.attention_lookahead,
             encoded: z(n * c),
             ln1: z(l * n * c),
             ln1_mean: z(l * n),
@@ -86,8 +127,8 @@ impl Workspace {
             ln2: z(l * n * c),
             ln2_mean: z(l * n),
             ln2_rstd: z(l * n),
-            fch: z(l * n * 4 * c),
-            fch_gelu: z(l * n * 4 * c),
+            fch: z(l * n * f),
+            fch_gelu: z(l * n * f),
             resid3: z(l * n * c),
             lnf: z(n * c),
             lnf_mean: z(n),
@@ -100,9 +141,25 @@ impl Workspace {
             dqkv: z(n * 3 * c),
             datt: z(att_len),
             datty: z(n * c),
-            dfch: z(n * 4 * c),
+            dfch: z(n * f),
             dwte_t: z(c * vp),
+            be,
         })
+    }
+
+    /// The parameter layout this workspace reads (from its spec).
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// The model's dimensions.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// The backend running the kernels.
+    pub fn backend(&self) -> &B {
+        &self.be
     }
 
     /// Batch size B.
@@ -113,13 +170,6 @@ impl Workspace {
     /// Sequence length T.
     pub fn seq_len(&self) -> usize {
         self.t
-    }
-
-    /// A testing aid for diagnosis, never for real training: lets position i attend to position
-    /// i + 1 (its own target), the classic leaky-mask bug. Forward and backward stay consistent,
-    /// so the model trains "well" on leaked targets while its honest loss is wrong.
-    pub fn plant_causal_leak(&mut self, leak: bool) {
-        self.attention_lookahead = usize::from(leak);
     }
 
     fn check_tokens(&self, what: &'static str, toks: &[u32]) -> Result<()> {
@@ -144,10 +194,10 @@ impl Workspace {
     }
 
     fn check(&self, params: &[f32], inputs: &[u32], targets: &[u32]) -> Result<()> {
-        if params.len() != self.off.len {
+        if params.len() != self.layout.len {
             return Err(Error::Length {
                 what: "params",
-                expected: self.off.len,
+                expected: self.layout.len,
                 got: params.len(),
             });
         }
@@ -168,10 +218,10 @@ impl Workspace {
         loss_scale: f32,
     ) -> Result<f32> {
         self.check(params, inputs, targets)?;
-        if grads.len() != self.off.len {
+        if grads.len() != self.layout.len {
             return Err(Error::Length {
                 what: "grads",
-                expected: self.off.len,
+                expected: self.layout.len,
                 got: grads.len(),
             });
         }
@@ -180,7 +230,7 @@ impl Workspace {
         rayon::scope(|_| {
             self.forward(params, inputs);
             let n = self.b * self.t;
-            crossentropy::forward_backward(
+            self.be.crossentropy_forward_backward(
                 &mut self.dlogits,
                 &mut self.losses,
                 &self.logits,
@@ -190,6 +240,7 @@ impl Workspace {
             );
             self.backward(params, grads, inputs);
         });
+        self.be.sync();
         Ok(self.mean_loss())
     }
 
@@ -198,8 +249,14 @@ impl Workspace {
         self.check(params, inputs, targets)?;
         rayon::scope(|_| {
             self.forward(params, inputs);
-            crossentropy::forward(&mut self.losses, &self.logits, targets, self.cfg.vocab_size);
+            self.be.crossentropy_forward(
+                &mut self.losses,
+                &self.logits,
+                targets,
+                self.cfg.vocab_size,
+            );
         });
+        self.be.sync();
         Ok(self.mean_loss())
     }
 
@@ -224,131 +281,110 @@ impl Workspace {
 
     fn forward(&mut self, params: &[f32], inputs: &[u32]) {
         let (b, t, c, nh) = (self.b, self.t, self.cfg.n_embd, self.cfg.n_head);
+        let f = self.cfg.ffn_width();
         let n = b * t;
         let vp = self.cfg.padded_vocab_size();
-        let off = self.off;
-        let wte = off.wte(params);
-        embedding::forward(&mut self.encoded, inputs, wte, off.wpe(params), t, c);
+        let views = self.layout.views();
+        let be = &self.be;
+        let wte = views.global(params, Role::TokenEmbedding);
+        let wpe = views.global(params, Role::PositionEmbedding);
+        be.embedding_forward(&mut self.encoded, inputs, wte, wpe, t, c);
         let att_len = b * nh * t * t;
+        let lookahead = self.attention_lookahead;
         for l in 0..self.cfg.n_layer {
-            let p = off.block(params, l);
-            let (rc, rc3, rc4, rn) = (
+            let p = views.block(params, l);
+            let (rc, rc3, rcf, rn) = (
                 l * n * c..(l + 1) * n * c,
                 l * n * 3 * c..(l + 1) * n * 3 * c,
-                l * n * 4 * c..(l + 1) * n * 4 * c,
+                l * n * f..(l + 1) * n * f,
                 l * n..(l + 1) * n,
             );
+            // Block l reads the residual stream block l − 1 wrote.
+            let (done, rest) = self.resid3.split_at_mut(l * n * c);
             let resid: &[f32] = if l == 0 {
                 &self.encoded
             } else {
-                &self.resid3[(l - 1) * n * c..l * n * c]
+                &done[(l - 1) * n * c..]
             };
-            let ln1 = &mut self.ln1[rc.clone()];
-            layernorm::forward(
-                ln1,
-                &mut self.ln1_mean[rn.clone()],
-                &mut self.ln1_rstd[rn.clone()],
-                resid,
-                p.ln1_w,
-                p.ln1_b,
-            );
-            let qkv = &mut self.qkv[rc3.clone()];
-            matmul::forward(qkv, ln1, p.qkv_w, Some(p.qkv_b), c, 3 * c);
-            let atty = &mut self.atty[rc.clone()];
-            attention::forward_impl(
-                atty,
-                &mut self.att[l * att_len..(l + 1) * att_len],
-                qkv,
-                b,
-                t,
-                c,
-                nh,
-                self.attention_lookahead,
-            );
-            let resid2 = &mut self.resid2[rc.clone()];
-            matmul::forward_residual(resid2, resid, atty, p.attproj_w, p.attproj_b, c, c);
-            let ln2 = &mut self.ln2[rc.clone()];
-            layernorm::forward(
-                ln2,
-                &mut self.ln2_mean[rn.clone()],
-                &mut self.ln2_rstd[rn],
-                resid2,
-                p.ln2_w,
-                p.ln2_b,
-            );
-            let fch = &mut self.fch[rc4.clone()];
-            matmul::forward(fch, ln2, p.fc_w, Some(p.fc_b), c, 4 * c);
-            let fch_gelu = &mut self.fch_gelu[rc4];
-            gelu::forward(fch_gelu, fch);
-            matmul::forward_residual(
-                &mut self.resid3[rc],
-                resid2,
-                fch_gelu,
-                p.fcproj_w,
-                p.fcproj_b,
-                4 * c,
-                c,
-            );
+            let acts = BlockActs {
+                ln1: &mut self.ln1[rc.clone()],
+                ln1_mean: &mut self.ln1_mean[rn.clone()],
+                ln1_rstd: &mut self.ln1_rstd[rn.clone()],
+                qkv: &mut self.qkv[rc3],
+                atty: &mut self.atty[rc.clone()],
+                resid2: &mut self.resid2[rc.clone()],
+                ln2: &mut self.ln2[rc],
+                ln2_mean: &mut self.ln2_mean[rn.clone()],
+                ln2_rstd: &mut self.ln2_rstd[rn],
+                fch: &mut self.fch[rcf.clone()],
+                fch_gelu: &mut self.fch_gelu[rcf],
+            };
+            let att = &mut self.att[l * att_len..(l + 1) * att_len];
+            block::forward(be, &p, acts, resid, &mut rest[..n * c], c, f, |y, qkv| {
+                be.attention_forward(y, att, qkv, b, t, c, nh, lookahead)
+            });
         }
         let l = self.cfg.n_layer;
         let last = &self.resid3[(l - 1) * n * c..l * n * c];
-        let (w, bias) = off.lnf(params);
-        layernorm::forward(
+        be.layernorm_forward(
             &mut self.lnf,
             &mut self.lnf_mean,
             &mut self.lnf_rstd,
             last,
-            w,
-            bias,
+            views.global(params, Role::FinalNormWeight),
+            views.global(params, Role::FinalNormBias),
         );
         // Tied head: logits = lnf · wteᵀ (padded wte rows are zero, so padded logits are 0).
-        matmul::forward_nt(&mut self.logits, &self.lnf, wte, c, vp);
+        be.matmul_nt_forward(&mut self.logits, &self.lnf, wte, c, vp);
         self.have_logits = true;
     }
 
     /// Backward of `forward`, given `dlogits`; adds into `grads`.
     fn backward(&mut self, params: &[f32], grads: &mut [f32], inputs: &[u32]) {
+        use Role::*;
         let (b, t, c, nh) = (self.b, self.t, self.cfg.n_embd, self.cfg.n_head);
+        let f = self.cfg.ffn_width();
         let n = b * t;
         let vp = self.cfg.padded_vocab_size();
         let nl = self.cfg.n_layer;
-        let off = self.off;
+        let views = self.layout.views();
+        let be = &self.be;
         let att_len = b * nh * t * t;
+        let lookahead = self.attention_lookahead;
         {
-            let (dwte, _, (dlnf_w, dlnf_b)) = off.embeddings_and_lnf_mut(grads);
+            let mut g = views.globals_mut(grads);
             // logits = lnf · wteᵀ  ⇒  dlnf = dlogits · wte, dwte += dlogitsᵀ · lnf.
-            matmul::backward_nt(
+            be.matmul_nt_backward(
                 &mut self.dln,
-                dwte,
+                g.take(TokenEmbedding),
                 Some(&mut self.dwte_t),
                 &self.dlogits,
                 &self.lnf,
-                off.wte(params),
+                views.global(params, TokenEmbedding),
                 c,
                 vp,
                 false,
             );
             self.dresid.fill(0.0);
-            let (w, _) = off.lnf(params);
             let last = &self.resid3[(nl - 1) * n * c..nl * n * c];
-            layernorm::backward(
+            be.layernorm_backward(
                 &mut self.dresid,
-                dlnf_w,
-                dlnf_b,
+                g.take(FinalNormWeight),
+                g.take(FinalNormBias),
                 &self.dln,
                 last,
-                w,
+                views.global(params, FinalNormWeight),
                 &self.lnf_mean,
                 &self.lnf_rstd,
             );
         }
         for l in (0..nl).rev() {
-            let p = off.block(params, l);
-            let g = off.block_mut(grads, l);
-            let (rc, rc3, rc4, rn) = (
+            let p = views.block(params, l);
+            let mut g = views.block_mut(grads, l);
+            let (rc, rc3, rcf, rn) = (
                 l * n * c..(l + 1) * n * c,
                 l * n * 3 * c..(l + 1) * n * 3 * c,
-                l * n * 4 * c..(l + 1) * n * 4 * c,
+                l * n * f..(l + 1) * n * f,
                 l * n..(l + 1) * n,
             );
             let resid: &[f32] = if l == 0 {
@@ -357,47 +393,61 @@ impl Workspace {
                 &self.resid3[(l - 1) * n * c..l * n * c]
             };
             // self.dresid holds d(resid3). MLP branch: resid3 = resid2 + gelu(ln2·Wfc + bfc)·Wp + bp.
-            matmul::backward_input(&mut self.dfch, &self.dresid, p.fcproj_w, 4 * c, c, false);
-            matmul::backward_weight(
-                g.fcproj_w,
-                Some(g.fcproj_b),
+            be.matmul_backward_input(
+                &mut self.dfch,
                 &self.dresid,
-                &self.fch_gelu[rc4.clone()],
-                4 * c,
+                p.req(FcProjWeight),
+                f,
+                c,
+                false,
+            );
+            be.matmul_backward_weight(
+                g.take(FcProjWeight),
+                g.take_opt(FcProjBias),
+                &self.dresid,
+                &self.fch_gelu[rcf.clone()],
+                f,
                 c,
             );
-            gelu::backward_inplace(&mut self.dfch, &self.fch[rc4.clone()]);
-            matmul::backward_input(&mut self.dln, &self.dfch, p.fc_w, c, 4 * c, false);
-            matmul::backward_weight(
-                g.fc_w,
-                Some(g.fc_b),
+            be.gelu_backward_inplace(&mut self.dfch, &self.fch[rcf]);
+            be.matmul_backward_input(&mut self.dln, &self.dfch, p.req(FcWeight), c, f, false);
+            be.matmul_backward_weight(
+                g.take(FcWeight),
+                g.take_opt(FcBias),
                 &self.dfch,
                 &self.ln2[rc.clone()],
                 c,
-                4 * c,
+                f,
             );
-            layernorm::backward(
+            be.layernorm_backward(
                 &mut self.dresid,
-                g.ln2_w,
-                g.ln2_b,
+                g.take(Norm2Weight),
+                g.take(Norm2Bias),
                 &self.dln,
                 &self.resid2[rc.clone()],
-                p.ln2_w,
+                p.req(Norm2Weight),
                 &self.ln2_mean[rn.clone()],
                 &self.ln2_rstd[rn.clone()],
             );
             // self.dresid holds d(resid2). Attention branch: resid2 = resid + attn(ln1)·Wap + bap.
-            matmul::backward_input(&mut self.datty, &self.dresid, p.attproj_w, c, c, false);
-            matmul::backward_weight(
-                g.attproj_w,
-                Some(g.attproj_b),
+            be.matmul_backward_input(
+                &mut self.datty,
+                &self.dresid,
+                p.req(AttnProjWeight),
+                c,
+                c,
+                false,
+            );
+            be.matmul_backward_weight(
+                g.take(AttnProjWeight),
+                g.take_opt(AttnProjBias),
                 &self.dresid,
                 &self.atty[rc.clone()],
                 c,
                 c,
             );
             let (qkv, att) = (&self.qkv[rc3], &self.att[l * att_len..(l + 1) * att_len]);
-            attention::backward_impl(
+            be.attention_backward(
                 &mut self.dqkv,
                 &mut self.datt,
                 &self.datty,
@@ -408,30 +458,37 @@ impl Workspace {
                 c,
                 nh,
                 false,
-                self.attention_lookahead,
+                lookahead,
             );
-            matmul::backward_input(&mut self.dln, &self.dqkv, p.qkv_w, c, 3 * c, false);
-            matmul::backward_weight(
-                g.qkv_w,
-                Some(g.qkv_b),
+            be.matmul_backward_input(&mut self.dln, &self.dqkv, p.req(QkvWeight), c, 3 * c, false);
+            be.matmul_backward_weight(
+                g.take(QkvWeight),
+                g.take_opt(QkvBias),
                 &self.dqkv,
                 &self.ln1[rc.clone()],
                 c,
                 3 * c,
             );
-            layernorm::backward(
+            be.layernorm_backward(
                 &mut self.dresid,
-                g.ln1_w,
-                g.ln1_b,
+                g.take(Norm1Weight),
+                g.take(Norm1Bias),
                 &self.dln,
                 resid,
-                p.ln1_w,
+                p.req(Norm1Weight),
                 &self.ln1_mean[rn.clone()],
                 &self.ln1_rstd[rn],
             );
             // self.dresid now holds d(resid), the gradient entering block l.
         }
-        let (dwte, dwpe, _) = off.embeddings_and_lnf_mut(grads);
-        embedding::backward(dwte, dwpe, &self.dresid, inputs, t, c);
+        let mut g = views.globals_mut(grads);
+        be.embedding_backward(
+            g.take(TokenEmbedding),
+            g.take(PositionEmbedding),
+            &self.dresid,
+            inputs,
+            t,
+            c,
+        );
     }
 }

@@ -18,6 +18,7 @@ fn cfg() -> ModelConfig {
         n_head: 2,
         block_size: 16,
         vocab_size: 67,
+        ..ModelConfig::default()
     }
 }
 

@@ -13,6 +13,7 @@ fn tiny() -> ModelConfig {
         n_head: 2,
         block_size: 8,
         vocab_size: 37,
+        ..ModelConfig::default()
     }
 }
 
@@ -138,6 +139,7 @@ fn forward_backward_is_bitwise_deterministic_for_fixed_threads() {
         n_head: 4,
         block_size: 64,
         vocab_size: 300,
+        ..ModelConfig::default()
     };
     let layout = ParamLayout::new(&cfg);
     let params = init_params(&cfg, 3);
@@ -246,6 +248,7 @@ fn training_overfits_one_batch() {
         n_head: 2,
         block_size: 16,
         vocab_size: 37,
+        ..ModelConfig::default()
     };
     let layout = ParamLayout::new(&cfg);
     let mut params = init_params(&cfg, 0);

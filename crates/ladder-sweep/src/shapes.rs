@@ -56,6 +56,7 @@ impl Shape {
             n_head: self.n_head,
             block_size: 1,
             vocab_size: vocab,
+            ..ladder_model::ModelConfig::default()
         }
     }
 }

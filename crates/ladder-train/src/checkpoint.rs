@@ -366,6 +366,7 @@ mod tests {
             n_head: 2,
             block_size: 4,
             vocab_size: 37,
+            ..ModelConfig::default()
         }
     }
 

@@ -1,5 +1,7 @@
 //! `ladder export --hf DIR`: a directory `transformers.GPT2LMHeadModel.from_pretrained(DIR)` and
-//! `tokenizers.Tokenizer.from_file(DIR/tokenizer.json)` load with no conversion:
+//! `tokenizers.Tokenizer.from_file(DIR/tokenizer.json)` load with no conversion (architecture
+//! and model type from the family's `ladder_model::ArchSpec`; the config keys below are GPT-2's,
+//! the only family so far):
 //! - `config.json`: a GPT-2 config (`model_type` gpt2, `activation_function` gelu_new = the tanh
 //!   GELU of DESIGN §2, all dropouts 0, `n_inner` null = 4·n_embd, tied embeddings);
 //! - `model.safetensors`: the checkpoint's file as is (it already uses HF names and layouts and the
@@ -32,16 +34,19 @@ pub struct Exported {
 /// Hugging Face `config.json` contents for a run's model; `eos` is the id of `<|endoftext|>`.
 pub fn hf_config(run: &LoadedRun, eos: Option<u32>) -> serde_json::Value {
     let m = &run.model_cfg;
+    let spec = m.spec();
+    // `n_inner` null means HF's default 4·n_embd; an explicit width is written out.
+    let n_inner = m.ffn_width.filter(|&f| f != 4 * m.n_embd);
     let mut v = json!({
-        "architectures": ["GPT2LMHeadModel"],
-        "model_type": "gpt2",
+        "architectures": [spec.hf_architecture],
+        "model_type": spec.hf_model_type,
         "vocab_size": m.vocab_size,
         "n_positions": m.block_size,
         "n_ctx": m.block_size,
         "n_embd": m.n_embd,
         "n_layer": m.n_layer,
         "n_head": m.n_head,
-        "n_inner": null,
+        "n_inner": n_inner,
         "activation_function": "gelu_new",
         "resid_pdrop": 0.0,
         "embd_pdrop": 0.0,

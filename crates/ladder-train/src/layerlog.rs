@@ -147,6 +147,7 @@ mod tests {
             n_head: 2,
             block_size: 4,
             vocab_size: 5,
+            ..ladder_model::ModelConfig::default()
         };
         let layout = ParamLayout::new(&cfg);
         let t = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use ladder_model::{AdamW, ModelConfig, Workspace};
+use ladder_model::{Faults, ModelConfig};
 
 /// The bugs `--debug-bug` can plant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,18 +63,27 @@ impl PlantedBug {
         }
     }
 
-    /// Initial parameters: DESIGN §2's, or std-1 weights for `bad-init`.
-    pub fn init_params(self, cfg: &ModelConfig, seed: u64) -> Vec<f32> {
+    /// The perturbations of the model and the optimizer this bug makes, in the model's one
+    /// seam for them ([`Faults`]); [`Faults::NONE`] for the bugs that live in the trainer or the
+    /// loader (and for real training).
+    pub fn faults(self) -> Faults {
+        let mut f = Faults::NONE;
         match self {
-            PlantedBug::BadInit => ladder_model::init_params_with_std(cfg, seed, 1.0),
-            _ => ladder_model::init_params(cfg, seed),
+            PlantedBug::CausalLeak => f.attention_lookahead = 1,
+            PlantedBug::BadInit => f.init_std = Some(1.0),
+            PlantedBug::NoBiasCorrection => f.no_bias_correction = true,
+            PlantedBug::Bf16Weights => f.bf16_weights = true,
+            PlantedBug::None
+            | PlantedBug::StaleGrad
+            | PlantedBug::LrX30
+            | PlantedBug::RepeatData => {}
         }
+        f
     }
 
-    /// Applies the bugs that live in the model or the optimizer.
-    pub fn configure(self, ws: &mut Workspace, adam: &mut AdamW) {
-        ws.plant_causal_leak(self == PlantedBug::CausalLeak);
-        adam.bias_correction = self != PlantedBug::NoBiasCorrection;
+    /// Initial parameters: DESIGN §2's, or std-1 weights for `bad-init`.
+    pub fn init_params(self, cfg: &ModelConfig, seed: u64) -> Vec<f32> {
+        self.faults().init_params(cfg, seed)
     }
 
     /// Whether the gradient buffer is zeroed before a step's micro-batches.
@@ -93,9 +102,7 @@ impl PlantedBug {
 
     /// Called after every optimizer step.
     pub fn after_step(self, params: &mut [f32]) {
-        if self == PlantedBug::Bf16Weights {
-            ladder_model::round_to_bf16(params);
-        }
+        self.faults().after_step(params);
     }
 
     /// The sampler index that global training sequence `index` reads, given `windows` sequences
@@ -145,6 +152,21 @@ mod tests {
             err.contains("lr-x3`") && err.contains("causal-leak, stale-grad"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn only_model_bugs_perturb_the_model() {
+        for bug in PlantedBug::ALL {
+            let model_side = matches!(
+                bug,
+                PlantedBug::CausalLeak
+                    | PlantedBug::BadInit
+                    | PlantedBug::NoBiasCorrection
+                    | PlantedBug::Bf16Weights
+            );
+            assert_eq!(!bug.faults().is_none(), model_side, "{}", bug.name());
+        }
+        assert!(PlantedBug::None.faults().is_none());
     }
 
     #[test]

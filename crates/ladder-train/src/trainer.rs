@@ -349,9 +349,8 @@ impl Run {
         let bug = config.debug.bug;
         let params = bug.init_params(&model_cfg, t.seed);
         let grads = vec![0.0f32; layout.len];
-        let mut adam = AdamW::new(&layout);
-        let mut ws = Workspace::new(&model_cfg, b, seq)?;
-        bug.configure(&mut ws, &mut adam);
+        let adam = AdamW::with_faults(&layout, &bug.faults());
+        let ws = Workspace::with_faults(&model_cfg, b, seq, &bug.faults())?;
         let shard = meta.open_shard(data_dir, Split::Train)?;
         let sampler = TrainSampler::new(shard, seq, t.seed)?;
         let val = if comm.size() > 1 {

@@ -45,23 +45,26 @@ pub fn forward(
     };
 }
 
-/// out = resid + inp · w + bias (the residual add fused into the projection). Overwrites `out`.
+/// out = resid + inp · w [+ bias] (the residual add fused into the projection). Overwrites `out`.
 pub fn forward_residual(
     out: &mut [f32],
     resid: &[f32],
     inp: &[f32],
     w: &[f32],
-    bias: &[f32],
+    bias: Option<&[f32]>,
     ic: usize,
     oc: usize,
 ) {
     let n = inp.len() / ic.max(1);
     assert!(ic > 0 && inp.len() == n * ic && out.len() == n * oc && resid.len() == n * oc);
-    assert!(w.len() == ic * oc && bias.len() == oc);
+    assert!(w.len() == ic * oc && bias.is_none_or(|b| b.len() == oc));
     let rows = super::par::rows_per_chunk(n);
     out.par_chunks_mut(oc * rows)
         .zip(resid.par_chunks(oc * rows))
-        .for_each(|(o, r)| add_bias_rows(o, r, bias));
+        .for_each(|(o, r)| match bias {
+            Some(bias) => add_bias_rows(o, r, bias),
+            None => o.copy_from_slice(r),
+        });
     // SAFETY: shapes asserted above; `out` is exclusively borrowed.
     unsafe {
         gemm_par(
@@ -344,7 +347,7 @@ mod tests {
         assert_close("matmul.out_nobias", &out, &want, 1e-5, 1e-5);
         // Fused residual = residual kernel after matmul.
         let res = rand_vec(N * OC, 4, 1.0);
-        forward_residual(&mut out, &res, &x, &w, &b, IC, OC);
+        forward_residual(&mut out, &res, &x, &w, Some(&b), IC, OC);
         let want = r::residual_forward(
             &to_f64(&res),
             &r::matmul_forward(&to_f64(&x), &to_f64(&w), Some(&to_f64(&b)), IC, OC),

@@ -51,14 +51,9 @@ pub struct Config {
     pub health: crate::health::HealthSection,
 }
 
-/// Model architecture. Only GPT-2 exists for now (DESIGN §2); `llama` comes later.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// Hugging Face `GPT2LMHeadModel`.
-    #[default]
-    Gpt2,
-}
+/// Model architecture (`model.arch`): the family's spec lives in `ladder_model`. Only GPT-2
+/// exists for now (DESIGN §2); `llama` comes later.
+pub use ladder_model::Arch;
 
 /// `[model]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -426,6 +421,8 @@ impl Config {
             n_head: self.model.n_head,
             block_size: self.model.block_size,
             vocab_size: self.model.vocab_size,
+            arch: self.model.arch,
+            ..ladder_model::ModelConfig::default()
         }
     }
 
