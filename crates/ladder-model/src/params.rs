@@ -104,6 +104,11 @@ impl ParamLayout {
         }
     }
 
+    /// Initial parameters as each tensor's [`Init`] says (see [`init_params`]).
+    pub fn init(&self, seed: u64) -> Vec<f32> {
+        init_layout(self, seed, None)
+    }
+
     /// The tensor called `name` (Hugging Face naming), if any.
     pub fn get(&self, name: &str) -> Option<&TensorSpec> {
         self.tensors.iter().find(|t| t.name == name)
