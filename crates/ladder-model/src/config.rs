@@ -124,16 +124,10 @@ impl ModelConfig {
         self.spec().n_params_total(self.n_layer)
     }
 
-    /// Training FLOPs per token, forward + backward: `6·(N + V·C) + 12·L·T·C` with N from
-    /// [`ModelConfig::n_params_non_embedding`], V the real vocabulary and T = `seq_len`.
-    /// The lm-head matmul (tied `wte`) is counted, position embeddings are not, and attention
-    /// is counted without a causal discount (PaLM appendix B; the convention of
-    /// BENCH-ANCHORS.md).
+    /// Training FLOPs per token, forward + backward, as the family's spec counts them
+    /// ([`ArchSpec::train_flops_per_token`]; GPT-2: `6·(N + V·C) + 12·L·T·C`).
     pub fn train_flops_per_token(&self, seq_len: usize) -> f64 {
-        let n = self.n_params_non_embedding() as f64;
-        let vc = (self.vocab_size * self.n_embd) as f64;
-        let attn = 12.0 * (self.n_layer * seq_len * self.n_embd) as f64;
-        6.0 * (n + vc) + attn
+        self.spec().train_flops_per_token(self, seq_len)
     }
 }
 

@@ -363,6 +363,18 @@ impl ArchSpec {
         self.n_params_non_embedding(n_layer) + emb
     }
 
+    /// Training FLOPs per token, forward + backward: `6·(N + V·C) + 12·L·T·C` with N from
+    /// [`ArchSpec::n_params_non_embedding`], V the real vocabulary, C the width of the tied lm
+    /// head and of attention, and T = `seq_len`. The lm-head matmul is counted, position
+    /// embeddings are not, and attention is counted without a causal discount (PaLM appendix
+    /// B; the convention of BENCH-ANCHORS.md).
+    pub fn train_flops_per_token(&self, cfg: &ModelConfig, seq_len: usize) -> f64 {
+        let n = self.n_params_non_embedding(cfg.n_layer) as f64;
+        let vc = (cfg.vocab_size * cfg.n_embd) as f64;
+        let attn = 12.0 * (cfg.n_layer * seq_len * cfg.n_embd) as f64;
+        6.0 * (n + vc) + attn
+    }
+
     /// The per-layer statistics group of a tensor: `h.{l}` in block `l`; otherwise the name
     /// without `transformer.` up to its first dot (`wte`, `wpe`, `ln_f`).
     pub fn group(name: &str, layer: Option<usize>) -> String {
