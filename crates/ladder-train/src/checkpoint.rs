@@ -65,6 +65,58 @@ pub struct CheckpointState {
     /// The health monitor's window of recent losses and gradient norms.
     #[serde(default, skip_serializing_if = "HealthHistory::is_empty")]
     pub health: HealthHistory,
+    /// The CPU that wrote the checkpoint: a resume is bitwise only on a CPU with the same
+    /// features (absent in checkpoints of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuFeatures>,
+}
+
+/// The CPU features the GEMM kernels are chosen by at run time. The same run on CPUs that differ
+/// here uses different kernels (another summation order), so its numbers agree to rounding, not
+/// to the bit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuFeatures {
+    /// `std::env::consts::ARCH` (`x86_64`, `aarch64`, ...).
+    pub arch: String,
+    /// The detected features among those the kernels dispatch on (x86: `avx`, `avx2`, `fma`,
+    /// `avx512f`; aarch64: `neon`, `fp16`), in that order.
+    pub features: Vec<String>,
+}
+
+impl CpuFeatures {
+    /// This machine's.
+    pub fn detect() -> CpuFeatures {
+        #[allow(unused_mut)]
+        let mut features: Vec<String> = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            let found = [
+                ("avx", std::is_x86_feature_detected!("avx")),
+                ("avx2", std::is_x86_feature_detected!("avx2")),
+                ("fma", std::is_x86_feature_detected!("fma")),
+                ("avx512f", std::is_x86_feature_detected!("avx512f")),
+            ];
+            features.extend(found.iter().filter(|f| f.1).map(|f| f.0.to_owned()));
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            let found = [
+                ("neon", std::arch::is_aarch64_feature_detected!("neon")),
+                ("fp16", std::arch::is_aarch64_feature_detected!("fp16")),
+            ];
+            features.extend(found.iter().filter(|f| f.1).map(|f| f.0.to_owned()));
+        }
+        CpuFeatures {
+            arch: std::env::consts::ARCH.to_owned(),
+            features,
+        }
+    }
+
+    /// `arch [f1 f2 ...]`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} [{}]", self.arch, self.features.join(" "))
+    }
 }
 
 fn is_zero(x: &u64) -> bool {
@@ -383,7 +435,19 @@ mod tests {
             files: BTreeMap::new(),
             skipped_sequences: 0,
             health: HealthHistory::default(),
+            cpu: Some(CpuFeatures::detect()),
         }
+    }
+
+    #[test]
+    fn state_without_cpu_features_still_loads() {
+        let mut v = serde_json::to_value(state(3)).unwrap();
+        v.as_object_mut().unwrap().remove("cpu");
+        let old: CheckpointState = serde_json::from_value(v).unwrap();
+        assert_eq!(old.cpu, None);
+        let here = CpuFeatures::detect();
+        assert_eq!(here.arch, std::env::consts::ARCH);
+        assert!(here.describe().starts_with(std::env::consts::ARCH));
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //!
 //! MAD is the median absolute deviation, scaled by 1.4826 so that it estimates σ for Gaussian
 //! noise (Hampel's identifier); unlike a standard deviation, one earlier spike cannot inflate it.
+//! Both references have a floor, so that a flat window (a MAD or a median norm of 0, as when the
+//! same batch comes round again or the gradient vanishes) does not turn every tiny change into a
+//! finding: the MAD counts as at least [`SPIKE_MAD_FLOOR_REL`] of the median loss (and at least
+//! [`SPIKE_MAD_FLOOR_ABS`]), the median norm as at least [`GRAD_NORM_FLOOR`].
 //! Judgement starts after `min_history` accepted steps. The loss and grad-norm windows are part
 //! of a checkpoint ([`HealthHistory`]) so a resumed run judges exactly as an uninterrupted one;
 //! step times are not (they describe the machine, not the run).
@@ -22,6 +26,19 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// The smallest MAD a spike is judged against, as a fraction of the window's median loss: 1 %,
+/// so with `spike_k` = 6 a flat window still lets the loss move 6 % before it is a spike. Real
+/// minibatch noise is larger than this, so the floor only matters for (nearly) flat windows.
+pub const SPIKE_MAD_FLOOR_REL: f64 = 0.01;
+
+/// The smallest MAD a spike is judged against in absolute terms (nats): for a window whose
+/// median loss is itself about 0.
+pub const SPIKE_MAD_FLOOR_ABS: f64 = 1e-4;
+
+/// The smallest median gradient norm an explosion is judged against: with the default factor
+/// 10, a window of vanished (zero) gradients reports an explosion only above a norm of 0.01.
+pub const GRAD_NORM_FLOOR: f64 = 1e-3;
 
 /// What the trainer does when the monitor finds a problem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +237,9 @@ impl Monitor {
             return None;
         }
         let (med, mad) = median_mad(self.losses.iter().map(|&x| x as f64));
+        let mad = mad
+            .max(SPIKE_MAD_FLOOR_REL * med.abs())
+            .max(SPIKE_MAD_FLOOR_ABS);
         let limit = med + self.cfg.spike_k * mad;
         if loss as f64 > limit {
             return Some(Finding {
@@ -234,6 +254,7 @@ impl Monitor {
             });
         }
         let (gmed, _) = median_mad(self.grad_norms.iter().map(|&x| x as f64));
+        let gmed = gmed.max(GRAD_NORM_FLOOR);
         if grad_norm as f64 > self.cfg.grad_explosion * gmed {
             return Some(Finding {
                 kind: "grad_explosion",
@@ -371,6 +392,34 @@ mod tests {
         assert_eq!(f.kind, "spike");
         assert!(f.detail.contains("loss 4.6000"), "{}", f.detail);
         assert_eq!(m.check(21, 4.0, 12.0).unwrap().kind, "grad_explosion");
+    }
+
+    #[test]
+    fn a_flat_window_does_not_make_every_change_a_finding() {
+        let cfg = HealthSection {
+            window: 20,
+            min_history: 5,
+            ..HealthSection::default()
+        };
+        let mut m = Monitor::new(&cfg);
+        for _ in 0..20 {
+            // A constant loss and a vanished gradient: MAD 0, median norm 0.
+            m.accept(4.0, 0.0);
+        }
+        // Without the floors any loss above 4.0 and any norm above 0 would be a finding.
+        assert_eq!(m.check(21, 4.001, 0.0), None);
+        assert_eq!(m.check(21, 4.2, 0.005), None, "6 % × 4.0 = 0.24 is allowed");
+        let f = m.check(21, 4.3, 0.0).unwrap();
+        assert_eq!(f.kind, "spike");
+        assert!(f.detail.contains("MAD 0.0400"), "{}", f.detail);
+        assert_eq!(m.check(21, 4.0, 0.02).unwrap().kind, "grad_explosion");
+        // A loss window flat at 0 (a memorised batch) has the absolute floor.
+        let mut z = Monitor::new(&cfg);
+        for _ in 0..20 {
+            z.accept(0.0, 1.0);
+        }
+        assert_eq!(z.check(21, 1e-4, 1.0), None);
+        assert_eq!(z.check(21, 1e-3, 1.0).unwrap().kind, "spike");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | `spike@K` | step K's batches replaced by uniformly random tokens and its loss and gradient scaled by [`SPIKE_FACTOR`] (a bad data window meeting a confident model) |
 //! | `corrupt-checkpoint@K` | one byte of `model.safetensors` flipped in the first checkpoint at or after step K, after it is complete (bit rot) |
 //! | `slow@K:Ns` | step K sleeps N seconds (a stalled machine; e.g. `slow@90:5s`, `slow@90:0.5s`) |
+//! | `pause@K:Ns` | the trainer sleeps N seconds after step K is over, between two steps (e.g. to make `train.max_time` run out at a step boundary) |
 //!
 //! Each injection fires once per process: a step number that comes round again after a rollback
 //! is not hit twice. `--supervise` drops all but `kill-always` on restarts, since a restart is for
@@ -37,6 +38,8 @@ pub enum Injection {
     CorruptCheckpoint(u64),
     /// Sleep inside step `K`.
     Slow(u64, Duration),
+    /// Sleep after step `K` is over.
+    Pause(u64, Duration),
 }
 
 impl Injection {
@@ -50,7 +53,8 @@ impl std::str::FromStr for Injection {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let usage = "expected KIND@STEP with KIND one of kill, kill-always, kill-checkpoint, nan, \
-                     spike, corrupt-checkpoint, or slow@STEP:SECONDSs (e.g. kill@137, slow@90:5s)";
+                     spike, corrupt-checkpoint, or slow@STEP:SECONDSs / pause@STEP:SECONDSs (e.g. kill@137, \
+                     slow@90:5s)";
         let (kind, rest) = s.split_once('@').ok_or_else(|| format!("`{s}`: {usage}"))?;
         let (step, secs) = match rest.split_once(':') {
             Some((st, d)) => (st, Some(d)),
@@ -61,8 +65,11 @@ impl std::str::FromStr for Injection {
             .ok()
             .filter(|&k| k > 0)
             .ok_or_else(|| format!("`{s}`: the step must be a whole number >= 1; {usage}"))?;
-        if kind != "slow" && secs.is_some() {
-            return Err(format!("`{s}`: only slow takes a duration; {usage}"));
+        let timed = kind == "slow" || kind == "pause";
+        if !timed && secs.is_some() {
+            return Err(format!(
+                "`{s}`: only slow and pause take a duration; {usage}"
+            ));
         }
         Ok(match kind {
             "kill" => Injection::Kill(step),
@@ -71,9 +78,10 @@ impl std::str::FromStr for Injection {
             "nan" => Injection::Nan(step),
             "spike" => Injection::Spike(step),
             "corrupt-checkpoint" => Injection::CorruptCheckpoint(step),
-            "slow" => {
-                let d = secs
-                    .ok_or_else(|| format!("`{s}`: slow needs a duration, e.g. slow@{step}:5s"))?;
+            "slow" | "pause" => {
+                let d = secs.ok_or_else(|| {
+                    format!("`{s}`: {kind} needs a duration, e.g. {kind}@{step}:5s")
+                })?;
                 let n: f64 = d
                     .strip_suffix('s')
                     .and_then(|n| n.parse().ok())
@@ -81,7 +89,11 @@ impl std::str::FromStr for Injection {
                     .ok_or_else(|| {
                         format!("`{s}`: `{d}` is not a duration in seconds such as 5s or 0.5s")
                     })?;
-                Injection::Slow(step, Duration::from_secs_f64(n))
+                let d = Duration::from_secs_f64(n);
+                match kind {
+                    "slow" => Injection::Slow(step, d),
+                    _ => Injection::Pause(step, d),
+                }
             }
             _ => return Err(format!("`{s}`: unknown fault `{kind}`; {usage}")),
         })
@@ -92,6 +104,8 @@ impl std::str::FromStr for Injection {
 #[derive(Clone, Debug, Default)]
 pub struct Injector {
     items: Vec<(Injection, bool)>,
+    /// The step whose batches `spike@K` garbles (set when the step begins).
+    spiking: Option<u64>,
 }
 
 impl Injector {
@@ -99,6 +113,7 @@ impl Injector {
     pub fn new(items: Vec<Injection>) -> Self {
         Injector {
             items: items.into_iter().map(|i| (i, false)).collect(),
+            spiking: None,
         }
     }
 
@@ -117,9 +132,27 @@ impl Injector {
         }
     }
 
+    /// How long to sleep after step `step` is over, if at all.
+    pub fn pause(&mut self, step: u64) -> Option<Duration> {
+        match self.fire(|i| matches!(i, Injection::Pause(k, _) if *k == step)) {
+            Some(Injection::Pause(_, d)) => Some(d),
+            _ => None,
+        }
+    }
+
     /// Whether step `step`'s batches are to be replaced by random tokens.
     pub fn spike(&mut self, step: u64) -> bool {
         self.fire(|i| *i == Injection::Spike(step)).is_some()
+    }
+
+    /// At the start of step `step`: fires a spike due at it, for [`Injector::spiking`].
+    pub fn arm_spike(&mut self, step: u64) {
+        self.spiking = self.spike(step).then_some(step);
+    }
+
+    /// Whether step `step` is the one [`Injector::arm_spike`] armed.
+    pub fn spiking(&self, step: u64) -> bool {
+        self.spiking == Some(step)
     }
 
     /// Whether step `step`'s gradient gets a NaN.
@@ -224,6 +257,10 @@ mod tests {
             p("slow@9:0.25s"),
             Ok(Injection::Slow(9, Duration::from_millis(250)))
         );
+        assert_eq!(
+            p("pause@4:2s"),
+            Ok(Injection::Pause(4, Duration::from_secs(2)))
+        );
         for (bad, why) in [
             ("kill", "KIND@STEP"),
             ("kill@x", "whole number"),
@@ -231,7 +268,8 @@ mod tests {
             ("explode@3", "unknown fault `explode`"),
             ("slow@3", "needs a duration"),
             ("slow@3:5m", "not a duration in seconds"),
-            ("nan@3:5s", "only slow"),
+            ("nan@3:5s", "only slow and pause"),
+            ("pause@3", "pause needs a duration"),
         ] {
             let e = p(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");

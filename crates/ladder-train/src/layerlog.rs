@@ -6,7 +6,7 @@
 //! gradients are mostly noise and nearly orthogonal, while a gradient buffer that is never
 //! zeroed keeps pointing the same way.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ladder_model::{LayerStat, ParamLayout};
 use serde::Serialize;
@@ -34,6 +34,7 @@ pub struct LayerLog {
     prev_grads: Vec<f32>,
     /// The step whose gradient `prev_grads` holds.
     prev_step: Option<u64>,
+    path: PathBuf,
     out: JsonlWriter,
 }
 
@@ -54,6 +55,7 @@ impl LayerLog {
             before: vec![0.0; n_params],
             prev_grads: vec![0.0; n_params],
             prev_step: None,
+            path: path.to_path_buf(),
             out: if append {
                 JsonlWriter::append(path)?
             } else {
@@ -115,6 +117,19 @@ impl LayerLog {
             self.prev_step = Some(step);
         }
         Ok(())
+    }
+
+    /// Continues the file after a rollback truncated it (rewrote it under the same name): a new
+    /// writer, and no previous gradient until the restored checkpoint hands one over.
+    pub fn reopen(&mut self) -> Result<()> {
+        self.out = JsonlWriter::append(&self.path)?;
+        self.prev_step = None;
+        Ok(())
+    }
+
+    /// Makes the lines written so far durable (see [`crate::resume::Logs`]'s `sync`).
+    pub fn sync(&self) -> Result<()> {
+        crate::resume::sync_file(&self.path)
     }
 
     /// Flushes and fsyncs the file.

@@ -24,7 +24,6 @@ use crate::checkpoint::{self, CheckpointState, MODEL_FILE, OPTIMIZER_FILE};
 use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::fsutil::write_atomic;
-use crate::layerlog::LayerLog;
 use crate::metrics::{Event, JsonlWriter};
 
 /// Keys whose change would make a resumed run a different model or a different run: the
@@ -44,16 +43,25 @@ const FIXED_KEYS: [&str; 7] = [
 pub const PROCESS_EVENTS: [&str; 3] = ["restart", "resume", "config_change"];
 
 /// Compares a resumed run's config with the one it was started with. Returns the changed keys as
-/// `key: old → new` lines, or [`Error::ResumeConfig`] naming every key that may not change.
+/// `key: old → new` lines, or [`Error::ResumeConfig`] naming every key that may not change. A
+/// config that cannot be flattened into keys is an error, never "no changes".
 pub fn config_changes(old: &Config, new: &Config) -> Result<Vec<String>> {
-    let (a, b) = (flatten(old), flatten(new));
+    let a = flatten(&old.to_toml(), "the run's config.toml")?;
+    let b = flatten(&new.to_toml(), "the resumed run's config")?;
     let mut changed = Vec::new();
     let mut refused = Vec::new();
-    for (key, va) in &a {
-        let vb = b
-            .iter()
+    let value = |list: &[(String, String)], key: &str| {
+        list.iter()
             .find(|(k, _)| k == key)
-            .map_or("(absent)", |(_, v)| v.as_str());
+            .map_or("(absent)".to_owned(), |(_, v)| v.clone())
+    };
+    // Every key of either config, the old one's first (schema order).
+    let keys = a
+        .iter()
+        .chain(b.iter().filter(|(k, _)| !a.iter().any(|(ka, _)| ka == k)))
+        .map(|(k, _)| k);
+    for key in keys {
+        let (va, vb) = (value(&a, key), value(&b, key));
         if va != vb {
             let line = format!("{key}: {va} → {vb}");
             if FIXED_KEYS.iter().any(|f| key.starts_with(f)) {
@@ -69,18 +77,48 @@ pub fn config_changes(old: &Config, new: &Config) -> Result<Vec<String>> {
     Ok(changed)
 }
 
-/// `section.key` → value text, in schema order.
-fn flatten(c: &Config) -> Vec<(String, String)> {
-    let table: toml::Table = toml::from_str(&c.to_toml()).unwrap_or_default();
+/// `section.key` → value text, in schema order, from a config's TOML text (`what` names it in
+/// the error). A top-level key that is not a section is kept under its own name.
+fn flatten(text: &str, what: &str) -> Result<Vec<(String, String)>> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| Error::ConfigParse {
+        path: PathBuf::from(what),
+        message: format!(
+            "{} (cannot compare it key by key, so the resume is refused rather than checked \
+             half-way)",
+            e.message()
+        ),
+    })?;
     let mut out = Vec::new();
     for (section, v) in table {
-        if let toml::Value::Table(t) = v {
-            for (k, v) in t {
-                out.push((format!("{section}.{k}"), v.to_string()));
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    out.push((format!("{section}.{k}"), v.to_string()));
+                }
             }
+            v => out.push((section, v.to_string())),
         }
     }
-    out
+    Ok(out)
+}
+
+/// A note for a resume from a checkpoint written on a CPU with other features than `here`
+/// (`None` when they match or the checkpoint does not record them): the GEMM picks its kernels
+/// by these features, so the resumed run matches an uninterrupted one to rounding, not bits.
+pub fn cpu_change(
+    recorded: Option<&checkpoint::CpuFeatures>,
+    here: &checkpoint::CpuFeatures,
+) -> Option<String> {
+    let recorded = recorded?;
+    (recorded != here).then(|| {
+        format!(
+            "the checkpoint was written on a CPU with other features ({}; this one: {}): the \
+             matrix kernels differ, so the resumed run matches an uninterrupted one to rounding, \
+             not bit for bit",
+            recorded.describe(),
+            here.describe()
+        )
+    })
 }
 
 /// The verdict on one checkpoint directory.
@@ -355,14 +393,12 @@ pub fn append_event(run_dir: &Path, event: &Event) -> Result<()> {
     w.finish()
 }
 
-/// The three step logs of a run in progress.
+/// The step logs of a run in progress: `metrics.jsonl` and `events.jsonl` (`layers.jsonl` is
+/// the layer log's, a step hook).
 pub(crate) struct Logs {
     out: PathBuf,
-    layer_every: u64,
-    n_params: usize,
     pub metrics: JsonlWriter,
     pub events: JsonlWriter,
-    pub layers: Option<LayerLog>,
     /// Whether this process writes them (rank 0).
     root: bool,
 }
@@ -370,21 +406,12 @@ pub(crate) struct Logs {
 impl Logs {
     /// Creates the logs of a new run, or opens a resumed run's for appending. Ranks other than
     /// 0 of a data-parallel job (`root = false`) get logs that drop everything.
-    pub fn open(
-        out: &Path,
-        layer_every: u64,
-        n_params: usize,
-        append: bool,
-        root: bool,
-    ) -> Result<Logs> {
+    pub fn open(out: &Path, append: bool, root: bool) -> Result<Logs> {
         if !root {
             return Ok(Logs {
                 out: out.to_path_buf(),
-                layer_every,
-                n_params,
                 metrics: JsonlWriter::discard(),
                 events: JsonlWriter::discard(),
-                layers: None,
                 root,
             });
         }
@@ -398,11 +425,8 @@ impl Logs {
         };
         Ok(Logs {
             out: out.to_path_buf(),
-            layer_every,
-            n_params,
             metrics: open("metrics.jsonl")?,
             events: open("events.jsonl")?,
-            layers: LayerLog::open(&out.join("layers.jsonl"), layer_every, n_params, append)?,
             root,
         })
     }
@@ -416,31 +440,48 @@ impl Logs {
         })
     }
 
-    /// Truncates `metrics.jsonl` and `layers.jsonl` to `step` (a rollback) and reopens them.
-    /// Every line is flushed as it is written, so the old writers hold nothing unwritten.
+    /// Makes every line written so far durable (fsync), without closing: called before a
+    /// checkpoint is renamed into place, so no checkpoint survives a crash that its log lines do
+    /// not. Every line is flushed to the file as it is written, and fsync reaches all of a file's
+    /// written data through any descriptor.
+    pub fn sync(&self) -> Result<()> {
+        if !self.root {
+            return Ok(());
+        }
+        for name in ["metrics.jsonl", "events.jsonl"] {
+            sync_file(&self.out.join(name))?;
+        }
+        Ok(())
+    }
+
+    /// Truncates `metrics.jsonl` and `layers.jsonl` to `step` (a rollback) and reopens
+    /// `metrics.jsonl` (the layer log reopens its own file). Every line is flushed as it is
+    /// written, so the old writers hold nothing unwritten.
     pub fn rewind(&mut self, step: u64) -> Result<()> {
         if !self.root {
             return Ok(());
         }
         truncate_logs(&self.out, step, false)?;
         self.metrics = JsonlWriter::append(&self.out.join("metrics.jsonl"))?;
-        self.layers = LayerLog::open(
-            &self.out.join("layers.jsonl"),
-            self.layer_every,
-            self.n_params,
-            true,
-        )?;
         Ok(())
     }
 
-    /// Flushes and fsyncs all three.
+    /// Flushes and fsyncs both.
     pub fn finish(self) -> Result<()> {
         self.metrics.finish()?;
-        self.events.finish()?;
-        if let Some(l) = self.layers {
-            l.finish()?;
-        }
-        Ok(())
+        self.events.finish()
+    }
+}
+
+/// fsyncs the data of the file at `path` (through a new descriptor; a missing file is fine).
+pub(crate) fn sync_file(path: &Path) -> Result<()> {
+    match std::fs::File::open(path) {
+        Ok(f) => f.sync_data().map_err(io(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
     }
 }
 
@@ -475,6 +516,41 @@ mod tests {
         assert!(
             e.contains("model.n_embd: 64 → 128") && e.contains("train.seed: 0 → 3"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_config_that_does_not_flatten_is_an_error_not_an_empty_comparison() {
+        let e = flatten("[train\nsteps = 3", "the run's config.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the run's config.toml") && e.contains("resume is refused"),
+            "{e}"
+        );
+        let keys = flatten("top = 1\n[train]\nsteps = 3\n", "x").unwrap();
+        assert_eq!(
+            keys,
+            [
+                ("top".to_owned(), "1".to_owned()),
+                ("train.steps".to_owned(), "3".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_from_another_cpu_gets_a_note() {
+        let here = checkpoint::CpuFeatures::detect();
+        assert_eq!(cpu_change(Some(&here), &here), None);
+        assert_eq!(cpu_change(None, &here), None, "old checkpoints say nothing");
+        let other = checkpoint::CpuFeatures {
+            arch: here.arch.clone(),
+            features: vec!["made-up".into()],
+        };
+        let note = cpu_change(Some(&other), &here).unwrap();
+        assert!(
+            note.contains("made-up") && note.contains("to rounding, not bit for bit"),
+            "{note}"
         );
     }
 

@@ -5,8 +5,13 @@
 //! 3) the health monitor judges the loss and the norm (non-finite, spike, explosion) before the
 //!    update can touch the weights, and acts by `[health] policy` (see `recovery.rs`);
 //! 4) AdamW with the scheduled learning rate (decay on 2-D weights only, in `ladder_model`);
-//! 5) a `metrics.jsonl` line, plus an evaluation every `eval.every` steps and at the end, and a
-//!    checkpoint every `checkpoint.every` steps and at the end.
+//! 5) an evaluation every `eval.every` steps and at the end, the `metrics.jsonl` line, and a
+//!    checkpoint every `checkpoint.every` steps and at the end (after the line: see
+//!    `Run::end_step`).
+//!
+//! Fault injection, planted bugs, the health monitor and the layer log attach to the points of
+//! this sequence as step hooks (`trainer/hooks.rs`). Whether a step is the last is decided once,
+//! right after its update, so the last step is always evaluated and checkpointed.
 //!
 //! Training sequence `i` of micro-batch `μ` of step `s` is the sampler's sequence
 //! `(s · grad_accum + μ) · B + i + skipped`, a global counter (`skipped`: sequences skipped by health
@@ -33,14 +38,17 @@ use crate::error::{io, Error, Result};
 use crate::fsutil::{write_atomic, write_json_atomic};
 use crate::metrics::{bits_per_byte, PeakSource, Status, StepRecord, StopReason, Summary};
 use crate::perf;
-use crate::planted::PlantedBug;
 use crate::schedule::LrSchedule;
 
 mod dp;
+mod hooks;
 mod recovery;
-use crate::inject::{self, Injection};
+use crate::health::Monitor;
+use crate::inject::{Injection, Injector};
+use crate::layerlog::LayerLog;
 use crate::resume::Logs;
 use dp::check_ranks_fit;
+use hooks::{Batch, Hooks, StepHook, Update};
 use recovery::{Guard, Resume};
 
 /// What [`train`] needs beyond the config.
@@ -175,7 +183,7 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
                 comm.clone(),
             )?;
             run.info.threads = threads;
-            run.guard.inject = inject::Injector::new(opts.inject.clone());
+            run.hooks.inject = Injector::new(opts.inject.clone());
             // 3. The run directory (rank 0's alone).
             match &resume {
                 Some(r) => run.resume_from(r)?,
@@ -276,6 +284,17 @@ impl ValSet {
     }
 }
 
+/// What a step's update leaves for its record.
+struct StepDone {
+    /// The logged learning rate.
+    lr: f64,
+    loss: f32,
+    /// Before clipping.
+    grad_norm: f32,
+    /// Seconds the step took (micro-batches to update).
+    dt: f64,
+}
+
 /// The state of a run in progress.
 struct Run {
     info: RunInfo,
@@ -293,9 +312,9 @@ struct Run {
     schedule: LrSchedule,
     inputs: Vec<u32>,
     targets: Vec<u32>,
-    /// A planted bug (testing aid for diagnosis); `None` in real runs.
-    bug: PlantedBug,
-    /// Health monitor, fault injection, data skipped by rollbacks.
+    /// Planted bug, fault injection, health monitor, layer log: everything attached to a step.
+    hooks: Hooks,
+    /// Data skipped by rollbacks, rollbacks taken, the clock before a resume.
     guard: Guard,
     flops_per_token: f64,
     entropy: Option<f64>,
@@ -361,7 +380,13 @@ impl Run {
         };
         let flops_per_token = model_cfg.train_flops_per_token(seq);
         let entropy = val.entropy;
-        let guard = Guard::new(&config.health, Vec::new());
+        let hooks = Hooks {
+            bug,
+            inject: Injector::default(),
+            health: Monitor::new(&config.health),
+            layers: None,
+            extra: Vec::new(),
+        };
 
         let info = RunInfo {
             out: out.to_path_buf(),
@@ -393,8 +418,8 @@ impl Run {
             schedule,
             inputs: vec![0; b * seq],
             targets: vec![0; b * seq],
-            bug,
-            guard,
+            hooks,
+            guard: Guard::default(),
             flops_per_token,
             entropy,
             step: 0,
@@ -411,155 +436,201 @@ impl Run {
         self.step * self.info.tokens_per_step
     }
 
-    /// Runs until a stop condition; returns which one.
+    /// Runs until a stop condition; returns which one. The stop is decided once per step, right
+    /// after its update, and that same decision makes the step the last: a stopping run always
+    /// ends with an evaluation and a checkpoint of its final step.
     fn train_loop(
         &mut self,
         obs: &mut dyn Observer,
         resume: Option<&Resume>,
     ) -> Result<StopReason> {
-        let mut logs = Logs::open(
-            &self.out,
-            self.config.log.layer_stats_every,
-            self.layout.len,
-            resume.is_some(),
-            self.comm.is_root(),
-        )?;
+        let mut logs = Logs::open(&self.out, resume.is_some(), self.comm.is_root())?;
+        self.hooks.layers = match self.comm.is_root() {
+            true => LayerLog::open(
+                &self.out.join("layers.jsonl"),
+                self.config.log.layer_stats_every,
+                self.layout.len,
+                resume.is_some(),
+            )?,
+            false => None,
+        };
         self.begin(&mut logs, resume, obs)?;
         obs.on_start(&self.info);
         self.wall = Instant::now();
-        let t = self.config.train.clone();
-        let (b, seq, accum) = (t.batch_size, t.seq_len, t.grad_accum);
-        let peak = self.info.peak_gflops * 1e9;
-        loop {
-            // Stop before starting a step (covers steps = 0 after a resume, and max_time).
-            if let Some(reason) = self.agreed_stop_reason()? {
-                logs.finish()?;
-                return Ok(reason);
+        // Before the first step: a resumed run may already be at its end (it was evaluated and
+        // checkpointed there by the process that got there).
+        let mut stop = self.agreed_stop_reason()?;
+        let reason = loop {
+            if let Some(reason) = stop {
+                break reason;
             }
             let t0 = Instant::now();
-            let step_no = self.step + 1;
-            if let Some(stall) = self.guard.inject.slow(step_no) {
-                std::thread::sleep(stall);
-            }
-            let spike = self.guard.inject.spike(step_no);
-            // 1) micro-batches
-            if self.bug.zero_grads() {
-                self.grads.fill(0.0);
-            }
-            let mut loss_sum = 0.0f64;
-            let (rank, world) = (self.comm.rank() as u64, self.comm.size() as u64);
-            for micro in 0..accum {
-                let first = ((self.step * accum as u64 + micro as u64) * world + rank) * b as u64
-                    + self.guard.skipped;
-                for i in 0..b {
-                    let r = i * seq..(i + 1) * seq;
-                    let index = self
-                        .bug
-                        .sequence_index(first + i as u64, self.sampler.windows_per_epoch());
-                    self.sampler
-                        .sequence(index, &mut self.inputs[r.clone()], &mut self.targets[r]);
-                }
-                if spike {
-                    let v = self.model_cfg.vocab_size;
-                    inject::scramble(&mut self.inputs, &mut self.targets, step_no, micro, v);
-                }
-                let loss = self.ws.forward_backward(
-                    &self.params,
-                    &mut self.grads,
-                    &self.inputs,
-                    &self.targets,
-                    1.0 / (accum as u64 * world) as f32,
-                )?;
-                loss_sum += loss as f64;
-            }
-            let loss_sum = self.reduce_gradients(loss_sum)?;
-            let mut loss = (loss_sum / (accum as u64 * world) as f64) as f32;
-            if spike {
-                loss = inject::amplify(loss, &mut self.grads);
-            }
-            if self.guard.inject.nan(step_no) {
-                self.grads[0] = f32::NAN;
-            }
-            // 2) clipping (the norm is taken before it)
-            let grad_norm = if t.grad_clip > 0.0 {
-                ladder_model::clip_grad_norm(&mut self.grads, t.grad_clip as f32)
-            } else {
-                ladder_model::grad_norm(&self.grads)
+            let Some(done) = self.train_step(t0, &mut logs)? else {
+                continue; // rolled back
             };
-            // 3) health: non-finite values, spikes and explosions are judged before the update
-            if let Some(f) = self.guard.monitor.check(step_no, loss, grad_norm) {
-                if self.on_finding(f, step_no, (loss, grad_norm), &mut logs)? {
-                    continue; // rolled back
-                }
-            }
-            // 4) update
-            let lr = self.schedule.lr_at(self.step);
-            if let Some(log) = logs.layers.as_mut() {
-                log.before_update(step_no, &self.params);
-            }
-            self.adam.step(
-                &self.layout,
-                &mut self.params,
-                &self.grads,
-                (lr * self.bug.lr_factor()) as f32,
-                t.weight_decay as f32,
-            );
-            self.bug.after_step(&mut self.params);
-            if let Some(log) = logs.layers.as_mut() {
-                log.after_update(step_no, lr, &self.layout, &self.params, &self.grads)?;
-            }
-            self.step = step_no;
-            self.last_loss = Some(loss);
-            self.guard.monitor.accept(loss, grad_norm);
-            let dt = t0.elapsed().as_secs_f64();
-            self.train_time += dt;
-            if let Some(f) = self
-                .guard
-                .monitor
-                .step_time(step_no, dt, self.info.tokens_per_step)
-            {
-                logs.event(step_no, f.kind, f.detail)?;
-            }
+            stop = self.agreed_stop_reason()?;
+            let record = self.end_step(done, stop.is_some(), &mut logs, obs)?;
+            self.hooks.after_step(&record);
+        };
+        logs.finish()?;
+        self.hooks.finish()?;
+        Ok(reason)
+    }
 
-            // 5) eval, checkpoint, record
-            let done = self.agreed_stop_reason()?.is_some();
-            let every = |n: u64| n > 0 && step_no.is_multiple_of(n);
-            let (eval_now, ckpt_now) = (
-                done || every(self.config.eval.every),
-                done || every(self.config.checkpoint.every),
-            );
-            let mut val = None;
-            if eval_now {
-                let v = match self.comm.size() {
-                    1 => self.val.evaluate(&mut self.ws, &self.params)?,
-                    _ => self
-                        .val
-                        .evaluate_shared(&mut self.ws, &self.params, &self.comm)?,
-                };
-                self.last_val = Some(v);
-                val = Some(v);
+    /// One optimizer step up to its update: micro-batches, reduce, clipping, the health verdict,
+    /// AdamW. `None` when a finding rolled the run back (no step was taken).
+    fn train_step(&mut self, t0: Instant, logs: &mut Logs) -> Result<Option<StepDone>> {
+        let step_no = self.step + 1;
+        self.hooks.before_step(step_no);
+        // 1) micro-batches, then the sum over the ranks
+        let loss_sum = self.micro_batches(step_no)?;
+        self.hooks.after_backward(step_no, &mut self.grads);
+        let loss_sum = self.reduce_gradients(loss_sum)?;
+        let (accum, world) = (self.config.train.grad_accum as u64, self.comm.size() as u64);
+        let mut loss = (loss_sum / (accum * world) as f64) as f32;
+        self.hooks.after_reduce(step_no, &mut loss, &mut self.grads);
+        // 2) clipping (the norm is taken before it)
+        let clip = self.config.train.grad_clip;
+        let grad_norm = if clip > 0.0 {
+            ladder_model::clip_grad_norm(&mut self.grads, clip as f32)
+        } else {
+            ladder_model::grad_norm(&self.grads)
+        };
+        // 3) health: non-finite values, spikes and explosions are judged before the update
+        if let Some(f) = self.hooks.judge(step_no, loss, grad_norm) {
+            if self.on_finding(f, step_no, (loss, grad_norm), logs)? {
+                return Ok(None);
             }
-            if ckpt_now && self.comm.is_root() {
-                let dir = self.save_checkpoint(&logs)?;
-                obs.on_checkpoint(&dir);
+        }
+        // 4) update
+        let lr = self.schedule.lr_at(self.step);
+        self.hooks.before_update(step_no, &self.params);
+        self.adam.step(
+            &self.layout,
+            &mut self.params,
+            &self.grads,
+            self.hooks.applied_lr(lr) as f32,
+            self.config.train.weight_decay as f32,
+        );
+        self.hooks.adjust_params(&mut self.params);
+        self.hooks.after_update(&Update {
+            step: step_no,
+            lr,
+            loss,
+            grad_norm,
+            layout: &self.layout,
+            params: &self.params,
+            grads: &self.grads,
+        })?;
+        self.step = step_no;
+        self.last_loss = Some(loss);
+        let dt = t0.elapsed().as_secs_f64();
+        self.train_time += dt;
+        if let Some(f) = self
+            .hooks
+            .health
+            .step_time(step_no, dt, self.info.tokens_per_step)
+        {
+            logs.event(step_no, f.kind, f.detail)?;
+        }
+        Ok(Some(StepDone {
+            lr,
+            loss,
+            grad_norm,
+            dt,
+        }))
+    }
+
+    /// Step `step_no`'s `grad_accum` micro-batches through forward-backward; returns the sum of
+    /// their losses. Rank `r` of `K` reads global sequences
+    /// `((step · accum + μ) · K + r) · B + i + skipped`.
+    fn micro_batches(&mut self, step_no: u64) -> Result<f64> {
+        let t = &self.config.train;
+        let (b, seq, accum) = (t.batch_size, t.seq_len, t.grad_accum);
+        let (rank, world) = (self.comm.rank() as u64, self.comm.size() as u64);
+        if self.hooks.zero_grads() {
+            self.grads.fill(0.0);
+        }
+        let mut loss_sum = 0.0f64;
+        for micro in 0..accum {
+            let first = ((self.step * accum as u64 + micro as u64) * world + rank) * b as u64
+                + self.guard.skipped;
+            for i in 0..b {
+                let r = i * seq..(i + 1) * seq;
+                let index = self
+                    .hooks
+                    .sequence_index(first + i as u64, self.sampler.windows_per_epoch());
+                self.sampler
+                    .sequence(index, &mut self.inputs[r.clone()], &mut self.targets[r]);
             }
-            let tok_per_s = self.info.tokens_per_step as f64 / dt.max(1e-9);
-            let record = StepRecord {
-                step: self.step,
-                tokens: self.tokens(),
-                flops: self.tokens() as f64 * self.flops_per_token,
-                lr,
-                loss,
-                grad_norm,
-                tok_per_s,
-                mfu: tok_per_s * self.flops_per_token / peak,
-                elapsed_s: self.guard.elapsed_base + self.wall.elapsed().as_secs_f64(),
-                val_loss: val.map(|v| v.0),
-                val_bpb: val.and_then(|v| v.1),
+            let mut batch = Batch {
+                inputs: &mut self.inputs,
+                targets: &mut self.targets,
+                vocab: self.model_cfg.vocab_size,
             };
-            logs.metrics.write(&record)?;
-            obs.on_step(&record);
-            self.guard.inject.kill_after(step_no);
+            self.hooks.before_micro_batch(step_no, micro, &mut batch);
+            let loss = self.ws.forward_backward(
+                &self.params,
+                &mut self.grads,
+                &self.inputs,
+                &self.targets,
+                1.0 / (accum as u64 * world) as f32,
+            )?;
+            loss_sum += loss as f64;
+        }
+        Ok(loss_sum)
+    }
+
+    /// After a step's update: the evaluation (every `eval.every` steps and on the last), the
+    /// `metrics.jsonl` line, then the checkpoint (every `checkpoint.every` steps and on the last).
+    /// The line is written first so that a checkpoint never exists without the log lines of its
+    /// steps (`save_checkpoint` makes them durable before the checkpoint is renamed into place).
+    fn end_step(
+        &mut self,
+        done: StepDone,
+        last: bool,
+        logs: &mut Logs,
+        obs: &mut dyn Observer,
+    ) -> Result<StepRecord> {
+        let step_no = self.step;
+        let every = |n: u64| n > 0 && step_no.is_multiple_of(n);
+        let mut val = None;
+        if last || every(self.config.eval.every) {
+            let v = self.evaluate()?;
+            self.hooks.after_eval(step_no, v);
+            self.last_val = Some(v);
+            val = Some(v);
+        }
+        let tok_per_s = self.info.tokens_per_step as f64 / done.dt.max(1e-9);
+        let record = StepRecord {
+            step: self.step,
+            tokens: self.tokens(),
+            flops: self.tokens() as f64 * self.flops_per_token,
+            lr: done.lr,
+            loss: done.loss,
+            grad_norm: done.grad_norm,
+            tok_per_s,
+            mfu: tok_per_s * self.flops_per_token / (self.info.peak_gflops * 1e9),
+            elapsed_s: self.guard.elapsed_base + self.wall.elapsed().as_secs_f64(),
+            val_loss: val.map(|v| v.0),
+            val_bpb: val.and_then(|v| v.1),
+        };
+        logs.metrics.write(&record)?;
+        obs.on_step(&record);
+        if (last || every(self.config.checkpoint.every)) && self.comm.is_root() {
+            let dir = self.save_checkpoint(logs)?;
+            obs.on_checkpoint(&dir);
+        }
+        Ok(record)
+    }
+
+    /// The validation loss and bits per byte of the current weights (all ranks together).
+    fn evaluate(&mut self) -> Result<(f32, Option<f64>)> {
+        match self.comm.size() {
+            1 => self.val.evaluate(&mut self.ws, &self.params),
+            _ => self
+                .val
+                .evaluate_shared(&mut self.ws, &self.params, &self.comm),
         }
     }
 

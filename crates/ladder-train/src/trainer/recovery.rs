@@ -4,22 +4,22 @@
 
 use std::path::{Path, PathBuf};
 
+use super::hooks::StepHook;
 use super::{Observer, Run};
-use crate::checkpoint::{self, CheckpointState};
+use crate::checkpoint::{self, CheckpointState, CpuFeatures};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::health::{Finding, HealthPolicy, Monitor};
-use crate::inject::{self, Injection, Injector};
+use crate::health::{Finding, HealthPolicy};
 use crate::metrics::{count_events, HealthReport};
 use crate::resume::{self, Logs};
 
 /// The extra tensor in `optimizer.safetensors` holding the gradient the layer log carries over.
 const PREV_GRAD: &str = "prev_grad";
 
-/// Fault-handling state of a run in progress.
+/// Fault-handling state of a run in progress (the health monitor and the fault injector are
+/// step hooks: see `hooks.rs`).
+#[derive(Default)]
 pub(crate) struct Guard {
-    pub monitor: Monitor,
-    pub inject: Injector,
     /// Training sequences skipped by rollbacks: the data position is `step · B · accum + skipped`.
     pub skipped: u64,
     /// Rollbacks taken by this process.
@@ -28,19 +28,6 @@ pub(crate) struct Guard {
     pub elapsed_base: f64,
     /// A checkpoint's carried layer-log gradient, applied once the logs are open.
     carry: Option<(u64, Vec<f32>)>,
-}
-
-impl Guard {
-    pub fn new(cfg: &crate::health::HealthSection, injections: Vec<Injection>) -> Self {
-        Guard {
-            monitor: Monitor::new(cfg),
-            inject: Injector::new(injections),
-            skipped: 0,
-            rollbacks: 0,
-            elapsed_base: 0.0,
-            carry: None,
-        }
-    }
 }
 
 /// What a resume continues from, worked out before the run directory is touched.
@@ -65,7 +52,13 @@ impl Resume {
         }
         let old = Config::load(&cfg_path)?;
         let changes = resume::config_changes(&old, config)?;
-        let (point, notes) = resume::newest_good(out)?;
+        let (point, mut notes) = resume::newest_good(out)?;
+        if let Some(note) = point
+            .as_ref()
+            .and_then(|(_, state)| resume::cpu_change(state.cpu.as_ref(), &CpuFeatures::detect()))
+        {
+            notes.push(note);
+        }
         Ok(Resume {
             changes,
             point,
@@ -78,6 +71,7 @@ impl Run {
     /// The run's state at its beginning (step 0): a function of the seed.
     fn reset_to_start(&mut self) {
         self.params = self
+            .hooks
             .bug
             .init_params(&self.model_cfg, self.config.train.seed);
         self.adam.m.fill(0.0);
@@ -85,7 +79,7 @@ impl Run {
         self.adam.t = 0;
         self.step = 0;
         self.guard.skipped = 0;
-        self.guard.monitor.restore(&Default::default());
+        self.hooks.health.restore(&Default::default());
         self.guard.carry = None;
     }
 
@@ -109,7 +103,7 @@ impl Run {
         self.adam.t = state.adam_t;
         self.step = state.step;
         self.guard.skipped = state.skipped_sequences;
-        self.guard.monitor.restore(&state.health);
+        self.hooks.health.restore(&state.health);
         self.guard.carry = carry.map(|g| (state.step, g));
         Ok(())
     }
@@ -155,9 +149,7 @@ impl Run {
         resume: Option<&Resume>,
         obs: &mut dyn Observer,
     ) -> Result<()> {
-        if let (Some((step, g)), Some(layers)) = (self.guard.carry.take(), logs.layers.as_mut()) {
-            layers.restore_grads(step, &g);
-        }
+        self.carry_into_layer_log();
         let Some(r) = resume else {
             return Ok(());
         };
@@ -184,6 +176,15 @@ impl Run {
         Ok(())
     }
 
+    /// Hands the layer log the gradient a restored checkpoint carried.
+    fn carry_into_layer_log(&mut self) {
+        if let (Some((step, g)), Some(layers)) =
+            (self.guard.carry.take(), self.hooks.layers.as_mut())
+        {
+            layers.restore_grads(step, &g);
+        }
+    }
+
     /// Acts on a finding about step `step` (before its update). Returns `true` when the run was
     /// rolled back (the loop continues from the restored step), `false` to go on with the step.
     pub(super) fn on_finding(
@@ -206,7 +207,7 @@ impl Run {
                 value: loss,
             },
         };
-        match self.guard.monitor.policy() {
+        match self.hooks.health.policy() {
             HealthPolicy::Warn if f.non_finite => Err(diverged()),
             HealthPolicy::Warn => Ok(false),
             HealthPolicy::Stop => {
@@ -217,9 +218,7 @@ impl Run {
                     checkpoint,
                 })
             }
-            HealthPolicy::Rollback
-                if self.guard.rollbacks >= self.guard.monitor.max_rollbacks() =>
-            {
+            HealthPolicy::Rollback if self.guard.rollbacks >= self.hooks.health.max_rollbacks() => {
                 // Rollbacks did not help: a run that keeps producing NaNs has diverged.
                 if f.non_finite {
                     return Err(diverged());
@@ -255,9 +254,10 @@ impl Run {
         self.guard.skipped = skipped;
         self.guard.rollbacks += 1;
         logs.rewind(to)?;
-        if let (Some((step, g)), Some(layers)) = (self.guard.carry.take(), logs.layers.as_mut()) {
-            layers.restore_grads(step, &g);
+        if let Some(layers) = self.hooks.layers.as_mut() {
+            layers.reopen()?;
         }
+        self.carry_into_layer_log();
         let name = point
             .as_ref()
             .map_or("the start (step 0)".to_owned(), |(d, _)| {
@@ -272,7 +272,7 @@ impl Run {
             from_seq + (bad - to) * per_step,
             to + 1,
             self.guard.rollbacks,
-            self.guard.monitor.max_rollbacks()
+            self.hooks.health.max_rollbacks()
         );
         for n in notes {
             detail.push_str("; ");
@@ -282,8 +282,9 @@ impl Run {
     }
 
     /// Writes a checkpoint of the current state: parameters, AdamW, data position, the health
-    /// window and the layer log's carried gradient. A failed write names the directory and leaves
-    /// the previous checkpoints as they were.
+    /// window and the layer log's carried gradient. The run's logs are fsynced first, so a
+    /// checkpoint never outlives the log lines of its steps. A failed write names the directory
+    /// and leaves the previous checkpoints as they were.
     pub(super) fn save_checkpoint(&mut self, logs: &Logs) -> Result<PathBuf> {
         if !self.comm.is_root() {
             // Rank 0 alone writes the run directory; the others name the same checkpoint.
@@ -305,14 +306,23 @@ impl Run {
             config_sha256: self.config_hash.clone(),
             files: Default::default(),
             skipped_sequences: self.guard.skipped,
-            health: self.guard.monitor.history(),
+            health: self.hooks.health.history(),
+            cpu: Some(CpuFeatures::detect()),
         };
-        let carried = logs
+        logs.sync()?;
+        if let Some(l) = self.hooks.layers.as_ref() {
+            l.sync()?;
+        }
+        // A copy, so that the hooks can be called while the checkpoint is written.
+        let carried = self
+            .hooks
             .layers
             .as_ref()
-            .and_then(|l| l.carried_grads(self.step));
-        let extra: Vec<(&str, &[f32])> = carried.map(|g| (PREV_GRAD, g)).into_iter().collect();
-        let kill = self.guard.inject.kill_in_checkpoint(self.step);
+            .and_then(|l| l.carried_grads(self.step))
+            .map(<[f32]>::to_vec);
+        let extra: Vec<(&str, &[f32])> = carried.iter().map(|g| (PREV_GRAD, &g[..])).collect();
+        let step = self.step;
+        let hooks = &mut self.hooks;
         let saved = checkpoint::save_with(
             &self.out,
             &self.layout,
@@ -321,17 +331,13 @@ impl Run {
             &extra,
             state,
             self.config.checkpoint.keep,
-            &mut |_| {
-                if kill {
-                    inject::kill_self()
-                }
-            },
+            &mut |_| hooks.checkpoint_midway(step),
         );
         let root = self.out.join("checkpoints");
         let name = format!("step_{:07}", self.step);
         match saved {
             Ok(dir) => {
-                self.guard.inject.corrupt_checkpoint(self.step, &dir)?;
+                self.hooks.after_checkpoint(self.step, &dir)?;
                 Ok(dir)
             }
             Err(e) => {
@@ -353,7 +359,7 @@ impl Run {
     /// `summary.json`'s health section.
     pub(super) fn health_report(&self) -> HealthReport {
         HealthReport {
-            policy: self.guard.monitor.policy().name().into(),
+            policy: self.hooks.health.policy().name().into(),
             events: count_events(&self.out.join("events.jsonl")),
             skipped_sequences: self.guard.skipped,
         }

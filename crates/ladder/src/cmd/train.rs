@@ -74,7 +74,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "warn|rollback|stop")]
     pub health: Option<ladder_train::health::HealthPolicy>,
     /// TESTING AID: inject a fault (repeatable): kill@K, kill-always@K, kill-checkpoint@K, nan@K,
-    /// spike@K, corrupt-checkpoint@K, slow@K:Ns (see docs/fault-tolerance.md).
+    /// spike@K, corrupt-checkpoint@K, slow@K:Ns, pause@K:Ns (see docs/fault-tolerance.md).
     #[arg(long, value_name = "KIND@STEP")]
     pub inject: Vec<ladder_train::inject::Injection>,
     /// Start from a preset: tiny (2×64), S (4×256) or M (6×384); the config file and --set go on top.
