@@ -19,6 +19,7 @@ pub mod dir;
 mod error;
 pub mod exec;
 pub mod local;
+pub mod lr;
 pub mod plan;
 pub mod shapes;
 pub mod slurm;
