@@ -128,9 +128,9 @@ pub struct Launch {
     pub args: Vec<String>,
 }
 
-/// The `ladder train` arguments of attempt `attempt` of `run` with `opts.threads_per_job` threads: `--resume`
-/// when the run directory holds a verified checkpoint of this plan entry, else `--force` (the
-/// sweep owns `runs/<name>/`; an attempt that left no checkpoint has nothing worth keeping).
+/// The `ladder train` arguments of attempt `attempt` of `run` with `opts.threads_per_job`
+/// threads: `--resume` when the run directory holds a verified checkpoint of this plan entry, else
+/// `--force` (the sweep owns `runs/<name>/`; an attempt that left no checkpoint has nothing worth keeping).
 pub fn launch(
     dir: &SweepDir,
     plan: &Plan,
