@@ -18,14 +18,24 @@ pub enum Error {
         rule: &'static str,
     },
     /// No model shape of the family is near a requested size.
-    #[error("no model shape with about {target:.3e} non-embedding parameters (the family spans {min:.3e}..{max:.3e}); change --budgets, --tokens-per-param or --n-range")]
+    #[error("no model shape with about {target:.3e} non-embedding parameters in family {family} (it spans {min:.3e}..{max:.3e}); change --budgets, --tokens-per-param, --n-range or --family")]
     NoShape {
         /// Requested N.
         target: f64,
+        /// The family (`depth:1`).
+        family: String,
         /// Smallest N of the family.
         min: f64,
         /// Largest N of the family.
         max: f64,
+    },
+    /// An architecture `ladder train` cannot train.
+    #[error("--arch {arch}: {rule}")]
+    InvalidArch {
+        /// The architecture asked for.
+        arch: String,
+        /// Why it is refused and what to use.
+        rule: String,
     },
     /// A budget too small to hold even one optimizer step per run within 1 %.
     #[error("budget C = {budget:.3e} gives run {name} only {tokens} tokens: at {tokens_per_step} tokens per step C = 6ND would be off by more than 1 %; raise the budget or lower train.batch_size")]

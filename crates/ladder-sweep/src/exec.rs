@@ -7,7 +7,9 @@ use std::time::Instant;
 use crate::dir::SweepDir;
 use crate::error::{io, Result};
 use crate::plan::{Plan, RunSpec};
-use crate::state::{log_tail, outcome, Outcome, State, Status, ATTEMPT_HEADER};
+use crate::state::{
+    log_tail, next_start, outcome, unreadable_note, Outcome, Start, State, Status, ATTEMPT_HEADER,
+};
 
 /// Options of `ladder sweep run` common to both executors.
 #[derive(Clone, Debug)]
@@ -22,6 +24,11 @@ pub struct RunOptions {
     pub retries: u32,
     /// Give failed runs of earlier invocations their retries back.
     pub retry_failed: bool,
+    /// Train again runs whose summary.json cannot be read (otherwise they need attention).
+    pub retrain_unreadable: bool,
+    /// TESTING AID: `(run, KIND@STEP)` faults passed as `ladder train --inject` to the first
+    /// attempt of that run (see `ladder_train::inject`), so tests can kill a run mid-way.
+    pub inject: Vec<(String, String)>,
 }
 
 /// Something that happened to a run, for the progress display.
@@ -35,6 +42,8 @@ pub enum Event {
         attempt: u32,
         /// Slurm job id.
         job_id: Option<String>,
+        /// The checkpoint step it resumes from (`None`: from step 0).
+        resumed_from: Option<u64>,
     },
     /// A run finished.
     Done {
@@ -56,6 +65,13 @@ pub enum Event {
         /// Tail of its error output.
         tail: String,
     },
+    /// A run needs attention (its summary.json cannot be read); it is not retried.
+    Attention {
+        /// Run name.
+        name: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 /// Runs per state, and the estimated time left.
@@ -69,6 +85,8 @@ pub struct Counts {
     pub running: usize,
     /// Failed for good.
     pub failed: usize,
+    /// Needing attention (unreadable summary.json).
+    pub attention: usize,
     /// Waiting.
     pub pending: usize,
     /// Estimated seconds until the last run ends.
@@ -98,10 +116,29 @@ pub struct Report {
     pub done: usize,
     /// Runs failed for good: name and the tail of their last error output.
     pub failed: Vec<(String, String)>,
+    /// Runs needing attention: name and what is wrong.
+    pub attention: Vec<(String, String)>,
 }
 
-/// `ladder train` arguments of `run` with `threads` threads.
-pub fn train_args(dir: &SweepDir, plan: &Plan, run: &RunSpec, threads: usize) -> Vec<String> {
+/// How an attempt starts and its `ladder train` arguments.
+pub struct Launch {
+    /// Fresh or resumed, decided by [`next_start`].
+    pub start: Start,
+    /// The arguments (after the program).
+    pub args: Vec<String>,
+}
+
+/// The `ladder train` arguments of attempt `attempt` of `run` with `opts.threads_per_job`
+/// threads: `--resume` when the run directory holds a verified checkpoint of this plan entry, else
+/// `--force` (the sweep owns `runs/<name>/`; an attempt that left no checkpoint has nothing worth keeping).
+pub fn launch(
+    dir: &SweepDir,
+    plan: &Plan,
+    run: &RunSpec,
+    attempt: u32,
+    opts: &RunOptions,
+) -> Launch {
+    let start = next_start(dir, plan, run);
     let mut a = vec![
         "train".to_string(),
         "--data".into(),
@@ -116,11 +153,34 @@ pub fn train_args(dir: &SweepDir, plan: &Plan, run: &RunSpec, threads: usize) ->
         a.push(s);
     }
     a.push("--set".into());
-    a.push(format!("train.threads={threads}"));
-    // --force: the sweep owns runs/<name>/; an interrupted attempt's files are replaced.
+    a.push(format!("train.threads={}", opts.threads_per_job));
     a.push("--quiet".into());
-    a.push("--force".into());
-    a
+    a.push(match start {
+        Start::Resume { .. } => "--resume".into(),
+        Start::Fresh => "--force".into(),
+    });
+    if attempt == 1 {
+        for (name, spec) in &opts.inject {
+            if *name == run.name {
+                a.push("--inject".into());
+                a.push(spec.clone());
+            }
+        }
+    }
+    Launch { start, args: a }
+}
+
+/// Records an attempt's start in the run's state entry: attempts, and whether it resumed.
+pub(crate) fn record_start(e: &mut crate::state::RunState, attempt: u32, start: Start) {
+    e.status = Status::Running;
+    e.attempts = attempt;
+    match start {
+        Start::Resume { step } => {
+            e.resumes += 1;
+            e.resumed_from = Some(step);
+        }
+        Start::Fresh => e.resumed_from = None,
+    }
 }
 
 /// Appends the header of a new attempt to `logs/<name>.log` and returns the log's path.
@@ -162,6 +222,15 @@ pub(crate) fn finish_attempt(
     let e = state.entry(name);
     e.pid = None;
     match (outcome(dir, name), exited_ok) {
+        (Outcome::Unreadable { message }, _) => {
+            let message = unreadable_note(&message);
+            e.status = Status::Attention;
+            e.error = Some(message.clone());
+            Event::Attention {
+                name: name.to_string(),
+                message,
+            }
+        }
         (
             Outcome::Completed {
                 val_loss, wall_s, ..
@@ -275,6 +344,7 @@ pub(crate) fn counts(plan: &Plan, state: &State, eta_s: Option<f64>) -> Counts {
             Status::Running => c.running += 1,
             Status::Done => c.done += 1,
             Status::Failed => c.failed += 1,
+            Status::Attention => c.attention += 1,
         }
     }
     c
@@ -283,18 +353,19 @@ pub(crate) fn counts(plan: &Plan, state: &State, eta_s: Option<f64>) -> Counts {
 /// The final report from the state.
 pub(crate) fn report(plan: &Plan, state: &State) -> Report {
     let c = counts(plan, state, None);
-    let failed = plan
-        .runs
-        .iter()
-        .filter_map(|r| {
-            let e = state.runs.get(&r.name)?;
-            (e.status == Status::Failed)
-                .then(|| (r.name.clone(), e.error.clone().unwrap_or_default()))
-        })
-        .collect();
+    let with = |status: Status| -> Vec<(String, String)> {
+        plan.runs
+            .iter()
+            .filter_map(|r| {
+                let e = state.runs.get(&r.name)?;
+                (e.status == status).then(|| (r.name.clone(), e.error.clone().unwrap_or_default()))
+            })
+            .collect()
+    };
     Report {
         total: c.total,
         done: c.done,
-        failed,
+        failed: with(Status::Failed),
+        attention: with(Status::Attention),
     }
 }

@@ -4,9 +4,10 @@
 //! Resumable: the runner holds the sweep's lock and records every start and end in sweep.json
 //! atomically. Each child asks the kernel to kill it when the runner dies (`PR_SET_PDEATHSIG`
 //! on Linux), so a runner killed by SIGKILL leaves no orphan writing into a run directory; the
-//! next runner finds the run `running` with no live runner and trains it again from scratch
-//! (`ladder train --force`). Runs are started longest first (estimated time), which packs the pool
-//! best: the last run to start is a short one.
+//! next runner finds the run `running` with no live runner and continues it from its newest
+//! verified checkpoint (`ladder train --resume`; from step 0 when it wrote none, see
+//! [`crate::state::next_start`]). Runs are started longest first (estimated time), which packs the
+//! pool best: the last run to start is a short one.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use crate::dir::SweepDir;
 use crate::error::{io, Error, Result};
 use crate::exec::{
-    counts, finish_attempt, report, shell_quote, start_log, train_args, Eta, Event, Observer,
-    Report, RunOptions,
+    counts, finish_attempt, launch, record_start, report, shell_quote, start_log, Eta, Event,
+    Observer, Report, RunOptions,
 };
 use crate::state::{reconcile, spec_hash, Status};
 
@@ -36,7 +37,14 @@ pub fn run_local(dir: &SweepDir, opts: &RunOptions, obs: &mut dyn Observer) -> R
     let plan = dir.plan()?;
     let mut state = dir.state()?;
     // We hold the lock: nothing started by an earlier runner is still alive.
-    reconcile(dir, &plan, &mut state, &|_| false, opts.retry_failed);
+    reconcile(
+        dir,
+        &plan,
+        &mut state,
+        &|_| false,
+        opts.retry_failed,
+        opts.retrain_unreadable,
+    );
     dir.save_state(&state)?;
     let jobs = opts.jobs.max(1);
     let mut running: Vec<Running> = Vec::new();
@@ -57,8 +65,9 @@ pub fn run_local(dir: &SweepDir, opts: &RunOptions, obs: &mut dyn Observer) -> R
                         .total_cmp(&b.est_seconds.unwrap_or(0.0))
                 });
             let Some(run) = next else { break };
-            let args = train_args(dir, &plan, run, opts.threads_per_job);
             let attempt = state.entry(&run.name).attempts + 1;
+            let go = launch(dir, &plan, run, attempt, opts);
+            let args = go.args;
             let line = std::iter::once(opts.exe.to_string_lossy().into_owned())
                 .chain(args.iter().cloned())
                 .map(|a| shell_quote(&a))
@@ -67,8 +76,7 @@ pub fn run_local(dir: &SweepDir, opts: &RunOptions, obs: &mut dyn Observer) -> R
             let log = start_log(dir, &run.name, attempt, &line)?;
             let child = spawn(&opts.exe, &args, &log)?;
             let e = state.entry(&run.name);
-            e.status = Status::Running;
-            e.attempts = attempt;
+            record_start(e, attempt, go.start);
             e.spec = Some(spec_hash(&plan, run));
             e.executor = Some("local".into());
             e.job_id = None;
@@ -84,6 +92,7 @@ pub fn run_local(dir: &SweepDir, opts: &RunOptions, obs: &mut dyn Observer) -> R
                 name: run.name.clone(),
                 attempt,
                 job_id: None,
+                resumed_from: state.entry(&run.name).resumed_from,
             };
             let left = eta_of(&plan, &state, &running, &eta, jobs);
             obs.event(&ev, &counts(&plan, &state, left));

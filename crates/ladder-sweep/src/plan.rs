@@ -10,19 +10,29 @@
 //! unknown keys are errors). It is the editable plan: every command re-reads it, and a run whose
 //! entry changes after it finished is trained again (see [`crate::state`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use ladder_train::{Config, Preset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io, Error, Result};
-use crate::shapes::{family_range, shape_for, Shape};
+use crate::lr::{LrPlan, LrRule};
+use crate::shapes::{Family, Shape};
 
 /// `format` of sweep.toml.
 pub const PLAN_FORMAT: &str = "ladder-sweep-plan";
-/// `version` of sweep.toml this build reads and writes.
-pub const PLAN_VERSION: u32 = 1;
+/// `version` of sweep.toml this build writes. Version 2 added the shape family, the learning-rate
+/// rule, seeds, and per run `arch`, `lr`, `warmup_steps` and `[run.params]`; version 1 files
+/// (which have none of them) still load and keep their meaning.
+pub const PLAN_VERSION: u32 = 2;
+/// The versions of sweep.toml this build reads.
+pub const PLAN_VERSIONS_READ: [u32; 2] = [1, 2];
+/// The only architecture `ladder train` can train in this build.
+pub const TRAINABLE_ARCH: &str = "gpt2";
+/// Checkpoints a sweep run writes over its steps when the plan's config sets no
+/// `checkpoint.every` (see [`checkpoint_every`]).
+pub const CHECKPOINTS_PER_RUN: u64 = 10;
 
 /// sweep.toml.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,18 +40,35 @@ pub const PLAN_VERSION: u32 = 1;
 pub struct Plan {
     /// [`PLAN_FORMAT`].
     pub format: String,
-    /// [`PLAN_VERSION`].
+    /// [`PLAN_VERSION`] (or 1 for an older file).
     pub version: u32,
     /// The data directory every run trains on (absolute when written by `sweep plan`).
     pub data: String,
     /// The `ladder train --preset` every run starts from.
     pub preset: String,
-    /// `--set` overrides for every run, applied before each run's shape, tokens, seed and `set`.
+    /// The shape family every run is drawn from (`depth:L` or `aspect:R`, see [`Family`]);
+    /// absent in version 1 plans, whose shapes were mixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// How each run's `lr` and `warmup_steps` were set (`width` or `fixed`, see [`LrRule`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_rule: Option<String>,
+    /// The rule's reference rate (`--lr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_ref: Option<f64>,
+    /// Seeds per point (runs of the same budget and shape that differ only by `train.seed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<usize>,
+    /// `--set` overrides for every run, applied before each run's own keys.
     #[serde(default)]
     pub set: Vec<String>,
     /// The runs, in plan order.
     #[serde(default, rename = "run")]
     pub runs: Vec<RunSpec>,
+}
+
+fn default_arch() -> String {
+    TRAINABLE_ARCH.to_string()
 }
 
 /// One `[[run]]` of sweep.toml.
@@ -52,6 +79,9 @@ pub struct RunSpec {
     pub name: String,
     /// The compute budget this run belongs to (FLOPs, 6·N·D); groups the IsoFLOP parabolas.
     pub budget: f64,
+    /// Model architecture (`model.arch`); only `gpt2` is trainable today.
+    #[serde(default = "default_arch")]
+    pub arch: String,
     /// Transformer blocks.
     pub n_layer: usize,
     /// Channels.
@@ -62,12 +92,22 @@ pub struct RunSpec {
     pub tokens: u64,
     /// `train.seed`.
     pub seed: u64,
-    /// Extra `--set` overrides of this run, applied last.
+    /// Peak learning rate (`train.lr`), from the plan's rule; absent = the config's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Warm-up steps (`train.warmup_steps`), from the plan's rule; absent = the config's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_steps: Option<u64>,
+    /// Extra `--set` overrides of this run, applied last (free-form, as in version 1 plans).
     #[serde(default)]
     pub set: Vec<String>,
     /// Estimated wall time with one job's threads (for the ETA only).
     #[serde(default)]
     pub est_seconds: Option<f64>,
+    /// Typed config overrides (`"train.lr" = 3e-3`, `"train.schedule" = "wsd"`): the keys of a
+    /// hyper-parameter grid, applied after the shape, tokens, seed, lr and warm-up.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, toml::Value>,
 }
 
 impl RunSpec {
@@ -89,11 +129,27 @@ impl RunSpec {
     pub fn compute(&self) -> f64 {
         6.0 * self.n_params() as f64 * self.tokens as f64
     }
+
+    /// `[run.params]` as `--set KEY=VALUE` arguments, each value a TOML literal (`0.003`,
+    /// `"wsd"`, `true`) that `ladder train` type-checks against the key.
+    pub fn param_sets(&self) -> Vec<String> {
+        self.params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+}
+
+/// How often a sweep run of `steps` optimizer steps checkpoints when the plan's config does not
+/// say: [`CHECKPOINTS_PER_RUN`] times over the run, so a retry or a re-submitted job that resumes
+/// (`ladder train --resume`) redoes at most a tenth of the run.
+pub fn checkpoint_every(steps: u64) -> u64 {
+    steps.div_ceil(CHECKPOINTS_PER_RUN).max(1)
 }
 
 impl Plan {
     /// The `--set` arguments of `ladder train` for `run`, in order: the plan's, the shape, tokens
-    /// and seed, then the run's own.
+    /// and seed, lr and warm-up, the run's `params`, then its `set`.
     pub fn train_sets(&self, run: &RunSpec) -> Vec<String> {
         let mut sets = self.set.clone();
         sets.push(format!("model.n_layer={}", run.n_layer));
@@ -101,6 +157,13 @@ impl Plan {
         sets.push(format!("model.n_head={}", run.n_head));
         sets.push(format!("train.tokens={}", run.tokens));
         sets.push(format!("train.seed={}", run.seed));
+        if let Some(lr) = run.lr {
+            sets.push(format!("train.lr={lr}"));
+        }
+        if let Some(w) = run.warmup_steps {
+            sets.push(format!("train.warmup_steps={w}"));
+        }
+        sets.extend(run.param_sets());
         sets.extend(run.set.iter().cloned());
         sets
     }
@@ -116,14 +179,19 @@ impl Plan {
         self.runs.iter().find(|r| r.name == name)
     }
 
-    /// Reads and checks sweep.toml.
+    /// The plan's shape family (`None` for a version 1 plan).
+    pub fn family(&self) -> Option<Family> {
+        self.family.as_deref().and_then(|f| f.parse().ok())
+    }
+
+    /// Reads and checks sweep.toml (version 1 or 2).
     pub fn load(path: &Path) -> Result<Plan> {
         let text = std::fs::read_to_string(path).map_err(io(path))?;
         let plan: Plan = toml::from_str(&text).map_err(|e| Error::PlanParse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        if plan.format != PLAN_FORMAT || plan.version != PLAN_VERSION {
+        if plan.format != PLAN_FORMAT || !PLAN_VERSIONS_READ.contains(&plan.version) {
             return Err(Error::BadFormat {
                 path: path.to_path_buf(),
                 found: plan.format,
@@ -136,13 +204,22 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Names unique and usable as directory names, tokens positive. Values `ladder train` checks
-    /// itself (a bad `--set`) are left to it: such a run fails, is retried and reported.
+    /// Names unique and usable as directory names, tokens positive, a trainable architecture,
+    /// shapes of the plan's family, a positive lr, and `params` whose keys and types the config
+    /// accepts. Values `ladder train` checks itself (a bad `--set`) are left to it: such a run
+    /// fails, is retried and reported.
     fn check(&self, path: &Path) -> Result<()> {
         let bad = |run: &str, message: String| Error::PlanInvalid {
             path: path.to_path_buf(),
             run: run.to_string(),
             message,
+        };
+        let family = match &self.family {
+            None => None,
+            Some(f) => Some(
+                f.parse::<Family>()
+                    .map_err(|e| bad("", format!("family = {e}")))?,
+            ),
         };
         let mut seen = HashSet::new();
         for r in &self.runs {
@@ -167,11 +244,55 @@ impl Plan {
                     "tokens = 0; give the run a positive token count".into(),
                 ));
             }
+            check_arch(&r.arch).map_err(|m| bad(&r.name, m))?;
+            if let Some(f) = family {
+                if !f.contains(&r.shape()) {
+                    return Err(bad(
+                        &r.name,
+                        format!(
+                            "shape {} × {} with {} heads is not in the plan's family {f} (heads are                              {} channels wide); pick a shape of the family or change `family`",
+                            r.n_layer,
+                            r.n_embd,
+                            r.n_head,
+                            crate::shapes::HEAD_DIM
+                        ),
+                    ));
+                }
+            }
+            if let Some(lr) = r.lr {
+                if !(lr > 0.0 && lr.is_finite()) {
+                    return Err(bad(
+                        &r.name,
+                        format!("lr = {lr}: must be a positive number"),
+                    ));
+                }
+            }
+            for (k, v) in &r.params {
+                if !matches!(
+                    v,
+                    toml::Value::Float(_)
+                        | toml::Value::Integer(_)
+                        | toml::Value::String(_)
+                        | toml::Value::Boolean(_)
+                ) {
+                    return Err(bad(
+                        &r.name,
+                        format!(
+                            "params.{k:?} = {v}: values are numbers, strings or booleans, e.g.                              \"train.lr\" = 3e-3"
+                        ),
+                    ));
+                }
+            }
+            if !r.params.is_empty() {
+                let preset: Preset = self.preset.parse()?;
+                Config::resolve(Some(preset), None, &r.param_sets())
+                    .map_err(|e| bad(&r.name, format!("[run.params]: {e}")))?;
+            }
         }
         Ok(())
     }
 
-    /// sweep.toml as text, with comments that show each run's N, D and C.
+    /// sweep.toml as text, with comments that show each run's shape, N, D and C.
     pub fn to_toml(&self) -> String {
         let q = |s: &str| toml::Value::String(s.to_string()).to_string();
         let list = |v: &[String]| {
@@ -184,14 +305,42 @@ impl Plan {
         t += "# changes after it finished is trained again; finished, unchanged runs never are.\n";
         t += &format!("format = {}\nversion = {}\n", q(&self.format), self.version);
         t += &format!("data = {}\npreset = {}\n", q(&self.data), q(&self.preset));
-        t += "# `ladder train --set` overrides for every run, before each run's shape, tokens, seed and set.\n";
+        if let Some(f) = &self.family {
+            t += "# Every run's shape comes from this family: depth:L = L blocks, width scaled;\n";
+            t += "# aspect:R = n_embd ≈ R·n_layer (L >= 2). Widths are multiples of 16, heads 16 wide.\n";
+            t += &format!("family = {}\n", q(f));
+        }
+        if let Some(rule) = &self.lr_rule {
+            t += &format!(
+                "# Each run's lr and warm-up: width = lr_ref · {} / n_embd (µP-style for Adam), warm-up\n",
+                crate::lr::D_REF
+            );
+            t += &format!(
+                "# {} % of the run's steps within {}..{}; fixed = lr_ref and the config's warm-up for all.\n",
+                100.0 * crate::lr::WARMUP_FRACTION,
+                crate::lr::WARMUP_MIN,
+                crate::lr::WARMUP_MAX
+            );
+            t += &format!("lr_rule = {}\n", q(rule));
+        }
+        if let Some(lr) = self.lr_ref {
+            t += &format!("lr_ref = {}\n", fmt_float(lr));
+        }
+        if let Some(k) = self.seeds {
+            t += "# Runs per (budget, shape): named <point>-s<k> with train.seed = seed + k when > 1.\n";
+            t += &format!("seeds = {k}\n");
+        }
+        t += "# `ladder train --set` overrides for every run, before each run's own keys.\n";
         t += &format!("set = {}\n", list(&self.set));
         for r in &self.runs {
             let est = r
                 .est_seconds
                 .map_or(String::new(), |s| format!(", est. {}", fmt_duration(s)));
             t += &format!(
-                "\n# N = {} non-embedding, D = {} tokens, C = 6ND = {:.3e}{est}\n",
+                "\n# {} × {} ({} heads): N = {} non-embedding, D = {} tokens, C = 6ND = {:.3e}{est}\n",
+                r.n_layer,
+                r.n_embd,
+                r.n_head,
                 r.n_params(),
                 r.tokens,
                 r.compute()
@@ -199,17 +348,43 @@ impl Plan {
             t += "[[run]]\n";
             t += &format!("name = {}\n", q(&r.name));
             t += &format!("budget = {}\n", fmt_float(r.budget));
+            if self.version >= 2 || r.arch != TRAINABLE_ARCH {
+                t += &format!("arch = {}\n", q(&r.arch));
+            }
             t += &format!(
                 "n_layer = {}\nn_embd = {}\nn_head = {}\n",
                 r.n_layer, r.n_embd, r.n_head
             );
             t += &format!("tokens = {}\nseed = {}\n", r.tokens, r.seed);
+            if let Some(lr) = r.lr {
+                t += &format!("lr = {}\n", fmt_float(lr));
+            }
+            if let Some(w) = r.warmup_steps {
+                t += &format!("warmup_steps = {w}\n");
+            }
             t += &format!("set = {}\n", list(&r.set));
             if let Some(s) = r.est_seconds {
                 t += &format!("est_seconds = {}\n", fmt_float(s));
             }
+            if !r.params.is_empty() {
+                t += "[run.params]\n";
+                for (k, v) in &r.params {
+                    t += &format!("{} = {v}\n", q(k));
+                }
+            }
         }
         t
+    }
+}
+
+/// Refuses an architecture `ladder train` cannot train.
+fn check_arch(arch: &str) -> std::result::Result<(), String> {
+    if arch == TRAINABLE_ARCH {
+        Ok(())
+    } else {
+        Err(format!(
+            "arch = {arch:?}: only {TRAINABLE_ARCH:?} is trainable in this build; use arch = \"{TRAINABLE_ARCH}\""
+        ))
     }
 }
 
@@ -289,9 +464,21 @@ pub struct PlanRequest {
     pub span: f64,
     /// The same N range (min, max) for every budget instead of a centred one.
     pub n_range: Option<(f64, f64)>,
-    /// `train.seed` of every run: all runs then see the data in the same order, so differences
-    /// between runs come from N and D alone.
+    /// `train.seed` of every run's first seed: all points then see the data in the same order, so
+    /// differences between points come from N and D alone.
     pub seed: u64,
+    /// Seeds per point: K > 1 makes K runs `<point>-s<k>` with `train.seed = seed + k`.
+    pub seeds: usize,
+    /// The shape family every run is drawn from.
+    pub family: Family,
+    /// How each run's lr and warm-up are set.
+    pub lr_rule: LrRule,
+    /// The rule's reference rate; `None` = the base config's `train.lr`.
+    pub lr: Option<f64>,
+    /// Warm-up as a fraction of each run's steps (width rule).
+    pub warmup_fraction: f64,
+    /// `model.arch` of every run (only `gpt2` is trainable today).
+    pub arch: String,
     /// How to estimate run times.
     pub estimate: Estimate,
 }
@@ -305,6 +492,29 @@ fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> Erro
 }
 
 impl PlanRequest {
+    /// A request with the defaults of `ladder sweep plan` for everything but the data and
+    /// budgets.
+    pub fn new(data: PathBuf, budgets: Vec<f64>) -> PlanRequest {
+        PlanRequest {
+            data,
+            budgets,
+            sizes: 5,
+            preset: "tiny".into(),
+            sets: vec![],
+            tokens_per_param: 20.0,
+            span: 16.0,
+            n_range: None,
+            seed: 0,
+            seeds: 1,
+            family: crate::shapes::DEFAULT_FAMILY,
+            lr_rule: LrRule::Width,
+            lr: None,
+            warmup_fraction: crate::lr::WARMUP_FRACTION,
+            arch: TRAINABLE_ARCH.into(),
+            estimate: Estimate::Measure { threads: 1 },
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         if self.budgets.is_empty() {
             return Err(invalid(
@@ -323,6 +533,13 @@ impl PlanRequest {
                 "--sizes",
                 self.sizes,
                 "between 1 and 32 sizes per budget",
+            ));
+        }
+        if self.seeds == 0 || self.seeds > 100 {
+            return Err(invalid(
+                "--seeds",
+                self.seeds,
+                "between 1 and 100 seeds per point",
             ));
         }
         if !(self.tokens_per_param > 0.0 && self.tokens_per_param.is_finite()) {
@@ -348,6 +565,28 @@ impl PlanRequest {
                 ));
             }
         }
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return Err(invalid(
+                    "--lr",
+                    lr,
+                    "the reference learning rate must be > 0",
+                ));
+            }
+        }
+        if !(self.warmup_fraction > 0.0 && self.warmup_fraction <= 0.5) {
+            return Err(invalid(
+                "--warmup-frac",
+                self.warmup_fraction,
+                "a fraction of each run's steps in (0, 0.5], e.g. 0.05",
+            ));
+        }
+        if let Err(rule) = check_arch(&self.arch) {
+            return Err(Error::InvalidArch {
+                arch: self.arch.clone(),
+                rule,
+            });
+        }
         if let Estimate::Gflops(g) = self.estimate {
             if !(g > 0.0 && g.is_finite()) {
                 return Err(invalid("--est-gflops", g, "must be > 0"));
@@ -370,18 +609,81 @@ impl PlanRequest {
             .map(|i| lo * (hi / lo).powf(i as f64 / k))
             .collect()
     }
+
+    /// The rules that turn a (budget, shape) into a run of this request.
+    pub fn rules(&self) -> Result<RunRules> {
+        let preset: Preset = self.preset.parse()?;
+        let base = Config::resolve(Some(preset), None, &self.sets)?;
+        Ok(RunRules {
+            lr: LrPlan {
+                rule: self.lr_rule,
+                lr_ref: self.lr.unwrap_or(base.train.lr),
+                warmup_fraction: self.warmup_fraction,
+                base_warmup: base.train.warmup_steps,
+            },
+            tokens_per_step: base.train.tokens_per_step(),
+            // The plan's config asks for no periodic checkpoints: give each run its own cadence.
+            checkpoints: base.checkpoint.every == 0,
+            arch: self.arch.clone(),
+        })
+    }
 }
 
-/// Lays out the IsoFLOP grid of `req`: for every budget, `sizes` distinct shapes near log-spaced
-/// targets, tokens rounded to whole optimizer steps (so the trained D is the planned D), C = 6ND
-/// within 1 % of the budget. Every run's config is resolved and validated.
+/// How a plan makes one run from a budget and a shape: tokens in whole optimizer steps, lr and
+/// warm-up by the rule, the checkpoint cadence, the architecture.
+#[derive(Clone, Debug)]
+pub struct RunRules {
+    /// The learning-rate rule with its constants.
+    pub lr: LrPlan,
+    /// Tokens per optimizer step of the plan's config.
+    pub tokens_per_step: u64,
+    /// Whether each run gets `"checkpoint.every"` = [`checkpoint_every`] in its params.
+    pub checkpoints: bool,
+    /// `model.arch`.
+    pub arch: String,
+}
+
+impl RunRules {
+    /// The run `name` of `shape` with D ≈ `c` / (6N) rounded to whole optimizer steps.
+    pub fn run(&self, name: String, c: f64, shape: Shape, seed: u64) -> RunSpec {
+        let n = shape.n_params() as f64;
+        let steps = (c / (6.0 * n) / self.tokens_per_step as f64)
+            .round()
+            .max(1.0) as u64;
+        let mut params = BTreeMap::new();
+        if self.checkpoints {
+            params.insert(
+                "checkpoint.every".to_string(),
+                toml::Value::Integer(checkpoint_every(steps) as i64),
+            );
+        }
+        RunSpec {
+            name,
+            budget: c,
+            arch: self.arch.clone(),
+            n_layer: shape.n_layer,
+            n_embd: shape.n_embd,
+            n_head: shape.n_head,
+            tokens: steps * self.tokens_per_step,
+            seed,
+            lr: Some(self.lr.lr(shape.n_embd)),
+            warmup_steps: Some(self.lr.warmup(steps)),
+            set: vec![],
+            est_seconds: None,
+            params,
+        }
+    }
+}
+
+/// Lays out the IsoFLOP grid of `req`: for every budget, `sizes` distinct shapes of the request's
+/// family near log-spaced targets, tokens rounded to whole optimizer steps (so the trained D is
+/// the planned D), C = 6ND within 1 % of the budget, lr and warm-up by the rule, `seeds` runs per
+/// point. Every run's config is resolved and validated.
 pub fn make_plan(req: &PlanRequest) -> Result<Plan> {
     req.validate()?;
     let meta = ladder_data::Meta::load(&req.data)?;
     let data = std::fs::canonicalize(&req.data).map_err(io(&req.data))?;
-    let preset: Preset = req.preset.parse()?;
-    let base = Config::resolve(Some(preset), None, &req.sets)?;
-    let tokens_per_step = base.train.tokens_per_step();
+    let rules = req.rules()?;
     let mut budgets = req.budgets.clone();
     budgets.sort_by(f64::total_cmp);
     budgets.dedup();
@@ -390,46 +692,56 @@ pub fn make_plan(req: &PlanRequest) -> Result<Plan> {
         version: PLAN_VERSION,
         data: data.to_string_lossy().into_owned(),
         preset: req.preset.clone(),
+        family: Some(req.family.to_string()),
+        lr_rule: Some(req.lr_rule.to_string()),
+        lr_ref: Some(rules.lr.lr_ref),
+        seeds: Some(req.seeds),
         set: req.sets.clone(),
         runs: vec![],
     };
     for &c in &budgets {
         let mut taken: Vec<Shape> = Vec::new();
         for target in req.targets(c) {
-            let shape = shape_for(target, &taken).ok_or_else(|| {
-                let (min, max) = family_range();
-                Error::NoShape { target, min, max }
+            let shape = req.family.shape_for(target, &taken).ok_or_else(|| {
+                let (min, max) = req.family.range();
+                Error::NoShape {
+                    target,
+                    family: req.family.to_string(),
+                    min,
+                    max,
+                }
             })?;
             taken.push(shape);
         }
         taken.sort_by_key(|s| s.n_params());
         for shape in taken {
-            let n = shape.n_params() as f64;
-            let steps = (c / (6.0 * n) / tokens_per_step as f64).round().max(1.0) as u64;
-            let tokens = steps * tokens_per_step;
             let name = format!("c{}-n{}", fmt_budget(c), fmt_n(shape.n_params(), 2));
-            if (6.0 * n * tokens as f64 / c - 1.0).abs() > 0.01 {
+            let run = rules.run(name, c, shape, req.seed);
+            if (run.compute() / c - 1.0).abs() > 0.01 {
                 return Err(Error::BudgetTooSmall {
                     budget: c,
-                    name,
-                    tokens,
-                    tokens_per_step,
+                    name: run.name,
+                    tokens: run.tokens,
+                    tokens_per_step: rules.tokens_per_step,
                 });
             }
-            plan.runs.push(RunSpec {
-                name,
-                budget: c,
-                n_layer: shape.n_layer,
-                n_embd: shape.n_embd,
-                n_head: shape.n_head,
-                tokens,
-                seed: req.seed,
-                set: vec![],
-                est_seconds: None,
-            });
+            plan.runs.push(run);
         }
     }
     unique_names(&mut plan);
+    if req.seeds > 1 {
+        plan.runs = plan
+            .runs
+            .iter()
+            .flat_map(|point| {
+                (0..req.seeds).map(move |k| RunSpec {
+                    name: format!("{}-s{k}", point.name),
+                    seed: point.seed + k as u64,
+                    ..point.clone()
+                })
+            })
+            .collect();
+    }
     for r in &plan.runs {
         let mut cfg = plan.run_config(r)?;
         cfg.model.vocab_size = meta.vocab_size;
@@ -539,16 +851,8 @@ mod tests {
     #[test]
     fn targets_are_log_spaced_around_the_centre() {
         let req = PlanRequest {
-            data: PathBuf::new(),
-            budgets: vec![1.2e12],
             sizes: 3,
-            preset: "tiny".into(),
-            sets: vec![],
-            tokens_per_param: 20.0,
-            span: 16.0,
-            n_range: None,
-            seed: 0,
-            estimate: Estimate::Gflops(1.0),
+            ..PlanRequest::new(PathBuf::new(), vec![1.2e12])
         };
         // centre = sqrt(1.2e12 / 120) = 1e5; span 16 -> 2.5e4 .. 4e5.
         let t = req.targets(1.2e12);

@@ -4,7 +4,9 @@
 //! on small clusters): a job that left the queue succeeded exactly when its run directory holds a
 //! completed summary.json.
 //!
-//! Resumable like the local executor, and more: the jobs live on when the runner stops, so a new
+//! A re-submitted run (a retry, or a job cut short) continues from its newest verified checkpoint
+//! (`ladder train --resume`), decided when the script is written (see
+//! [`crate::state::next_start`]). Resumable like the local executor, and more: the jobs live on when the runner stops, so a new
 //! runner adopts the jobs still queued or running and resolves the ones that ended meanwhile. The
 //! sweep directory and the `ladder` binary must be on a file system the compute nodes share.
 
@@ -15,8 +17,8 @@ use std::time::{Duration, Instant};
 use crate::dir::SweepDir;
 use crate::error::{io, Error, Result};
 use crate::exec::{
-    counts, finish_attempt, report, shell_quote, start_log, train_args, Eta, Event, Observer,
-    Report, RunOptions,
+    counts, finish_attempt, launch, record_start, report, shell_quote, start_log, Eta, Event,
+    Observer, Report, RunOptions,
 };
 use crate::state::{reconcile, spec_hash, Status};
 
@@ -90,6 +92,7 @@ pub fn run_slurm(
         &mut state,
         &|e| e.executor.as_deref() == Some("slurm") && e.job_id.is_some(),
         opts.retry_failed,
+        opts.retrain_unreadable,
     );
     dir.save_state(&state)?;
     let mut eta = Eta::new();
@@ -128,10 +131,9 @@ pub fn run_slurm(
                 break;
             }
             let attempt = state.entry(&run.name).attempts + 1;
-            let id = submit(dir, &plan, run, attempt, opts, slurm)?;
+            let (id, start) = submit(dir, &plan, run, attempt, opts, slurm)?;
             let e = state.entry(&run.name);
-            e.status = Status::Running;
-            e.attempts = attempt;
+            record_start(e, attempt, start);
             e.spec = Some(spec_hash(&plan, run));
             e.executor = Some("slurm".into());
             e.job_id = Some(id.clone());
@@ -142,6 +144,7 @@ pub fn run_slurm(
                 name: run.name.clone(),
                 attempt,
                 job_id: Some(id),
+                resumed_from: state.entry(&run.name).resumed_from,
             };
             obs.event(&ev, &counts(&plan, &state, None));
         }
@@ -178,7 +181,8 @@ pub fn run_slurm(
     Ok(report(&plan, &state))
 }
 
-/// Writes `slurm/<name>.sh` and submits it; returns the job id.
+/// Writes `slurm/<name>.sh` and submits it; returns the job id and how the attempt starts
+/// (decided at submission: a re-submission resumes from the newest verified checkpoint).
 fn submit(
     dir: &SweepDir,
     plan: &crate::plan::Plan,
@@ -186,8 +190,9 @@ fn submit(
     attempt: u32,
     opts: &RunOptions,
     slurm: &SlurmOptions,
-) -> Result<String> {
-    let args = train_args(dir, plan, run, opts.threads_per_job);
+) -> Result<(String, crate::state::Start)> {
+    let go = launch(dir, plan, run, attempt, opts);
+    let args = go.args;
     let line = std::iter::once(opts.exe.to_string_lossy().into_owned())
         .chain(args.iter().cloned())
         .map(|a| shell_quote(&a))
@@ -233,7 +238,7 @@ fn submit(
             message: format!("printed no job id: {out:?}"),
         });
     }
-    Ok(id)
+    Ok((id, go.start))
 }
 
 /// Whether `sbatch` is on the PATH.

@@ -34,6 +34,9 @@ pub enum Status {
     Done,
     /// Failed more than the allowed retries.
     Failed,
+    /// Needs a person: its summary.json exists but cannot be read, so whether it finished is
+    /// unknown. Never retrained silently (`ladder sweep run --retrain-unreadable` does).
+    Attention,
 }
 
 impl Status {
@@ -44,6 +47,7 @@ impl Status {
             Status::Running => "running",
             Status::Done => "done",
             Status::Failed => "failed",
+            Status::Attention => "attention",
         }
     }
 }
@@ -75,6 +79,16 @@ pub struct RunState {
     /// The tail of the error output of the last failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Attempts that continued from a checkpoint (`ladder train --resume`) instead of step 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resumes: u32,
+    /// The step the current or last attempt resumed from (absent: it started at step 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<u64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// sweep.json.
@@ -162,13 +176,27 @@ pub enum Outcome {
     },
     /// No summary.json.
     Missing,
+    /// summary.json exists but cannot be read or parsed: whether the run finished is unknown.
+    Unreadable {
+        /// The file and the reader's error, e.g. `runs/x/summary.json: expected value at line 1
+        /// column 1`.
+        message: String,
+    },
 }
 
 /// Reads `runs/<name>/summary.json`.
 pub fn outcome(dir: &SweepDir, name: &str) -> Outcome {
     let path = dir.run_dir(name).join("summary.json");
-    let Ok(s) = ladder_train::fsutil::read_json::<ladder_train::Summary>(&path) else {
+    if !path.exists() {
         return Outcome::Missing;
+    }
+    let s = match ladder_train::fsutil::read_json::<ladder_train::Summary>(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::Unreadable {
+                message: ladder_train::resume::error_chain(&e),
+            }
+        }
     };
     match s.status {
         ladder_train::metrics::Status::Completed => Outcome::Completed {
@@ -189,13 +217,9 @@ pub fn outcome(dir: &SweepDir, name: &str) -> Outcome {
     }
 }
 
-/// Whether the run directory holds a completed run of exactly this plan entry: summary.json says
-/// completed and config.toml equals the config the plan resolves to (the vocabulary, data path
-/// and thread count, which `ladder train` or the runner fill in, aside).
-pub fn completed_as_planned(dir: &SweepDir, plan: &Plan, run: &RunSpec) -> bool {
-    if !matches!(outcome(dir, &run.name), Outcome::Completed { .. }) {
-        return false;
-    }
+/// Whether the run directory's `config.toml` is the config the plan resolves for `run` now (the
+/// vocabulary, data path and thread count, which `ladder train` or the runner fill in, aside).
+pub fn config_as_planned(dir: &SweepDir, plan: &Plan, run: &RunSpec) -> bool {
     let Ok(want) = plan.run_config(run) else {
         return false;
     };
@@ -211,13 +235,58 @@ pub fn completed_as_planned(dir: &SweepDir, plan: &Plan, run: &RunSpec) -> bool 
     norm(want) == norm(got)
 }
 
+/// Whether the run directory holds a completed run of exactly this plan entry: summary.json says
+/// completed and config.toml is the planned config ([`config_as_planned`]).
+pub fn completed_as_planned(dir: &SweepDir, plan: &Plan, run: &RunSpec) -> bool {
+    matches!(outcome(dir, &run.name), Outcome::Completed { .. })
+        && config_as_planned(dir, plan, run)
+}
+
+/// How the next attempt of a run starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// From step 0 (`ladder train --force`: the directory holds nothing worth keeping).
+    Fresh,
+    /// From the newest verified checkpoint (`ladder train --resume`).
+    Resume {
+        /// That checkpoint's step.
+        step: u64,
+    },
+}
+
+/// Decides how the next attempt of `run` starts. It resumes when the run directory holds the
+/// config the plan asks for now ([`config_as_planned`]) and at least one checkpoint that verifies
+/// (`state.json` and the sha256 of every file, as `ladder train --resume` checks them); it starts
+/// fresh otherwise: no attempt yet, an attempt that died before its first checkpoint, or a
+/// directory left by a plan entry that has since been edited.
+pub fn next_start(dir: &SweepDir, plan: &Plan, run: &RunSpec) -> Start {
+    if !config_as_planned(dir, plan, run) {
+        return Start::Fresh;
+    }
+    match ladder_train::resume::newest_good(&dir.run_dir(&run.name)) {
+        Ok((Some((_, state)), _)) => Start::Resume { step: state.step },
+        _ => Start::Fresh,
+    }
+}
+
+/// What a run with an unreadable summary.json is told.
+pub fn unreadable_note(message: &str) -> String {
+    format!(
+        "{message}; whether the run finished is unknown, so it is not retrained: fix or delete the \
+         file, or run `ladder sweep run --retrain-unreadable` to train it again (from its newest \
+         checkpoint)"
+    )
+}
+
 /// Brings the state in line with the plan and the run directories when a runner starts (it holds
 /// the lock, so no other runner is alive):
 /// 1. a run done by a plan entry that has since changed becomes pending (it will be retrained);
-/// 2. a run whose directory holds a completed run of its current entry is done;
-/// 3. a run left `running` by a dead runner becomes pending, unless `keep_running` says its
+/// 2. a run whose summary.json exists but cannot be read needs attention (it is never retrained
+///    silently), or becomes pending with `retrain_unreadable`;
+/// 3. a run whose directory holds a completed run of its current entry is done;
+/// 4. a run left `running` by a dead runner becomes pending, unless `keep_running` says its
 ///    attempt lives on without the runner (a Slurm job); the interrupted attempt is no failure;
-/// 4. with `retry_failed`, failed runs get their retries back.
+/// 5. with `retry_failed`, failed runs get their retries back.
 ///
 /// Entries of runs no longer in the plan are kept (their directories too) but ignored.
 pub fn reconcile(
@@ -226,34 +295,46 @@ pub fn reconcile(
     state: &mut State,
     keep_running: &dyn Fn(&RunState) -> bool,
     retry_failed: bool,
+    retrain_unreadable: bool,
 ) {
     for run in &plan.runs {
         let spec = spec_hash(plan, run);
+        let found = outcome(dir, &run.name);
         let done_as_planned = completed_as_planned(dir, plan, run);
         let e = state.entry(&run.name);
         if e.spec.as_deref().is_some_and(|s| s != spec) && e.status != Status::Running {
             // The entry was edited: its old attempts say nothing about the new one.
             *e = RunState::default();
         }
-        match e.status {
-            Status::Running if keep_running(e) => {}
+        match (e.status, &found) {
+            (Status::Running, _) if keep_running(e) => {}
+            (_, Outcome::Unreadable { message }) if !retrain_unreadable => {
+                e.status = Status::Attention;
+                e.pid = None;
+                e.error = Some(unreadable_note(message));
+            }
+            (_, Outcome::Unreadable { .. }) => {
+                e.status = Status::Pending;
+                e.pid = None;
+                e.error = None;
+            }
             _ if done_as_planned => {
                 e.status = Status::Done;
                 e.spec = Some(spec);
                 e.pid = None;
-                if let Outcome::Completed { wall_s, .. } = outcome(dir, &run.name) {
+                if let Outcome::Completed { wall_s, .. } = found {
                     e.wall_s = Some(wall_s);
                 }
             }
-            Status::Running | Status::Done => {
+            (Status::Running | Status::Done | Status::Attention, _) => {
                 e.status = Status::Pending;
                 e.pid = None;
             }
-            Status::Failed if retry_failed => {
+            (Status::Failed, _) if retry_failed => {
                 e.status = Status::Pending;
                 e.failures = 0;
             }
-            Status::Failed | Status::Pending => {}
+            (Status::Failed | Status::Pending, _) => {}
         }
     }
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::dir::SweepDir;
 use crate::error::Result;
-use crate::state::{outcome, spec_hash, Outcome, Status};
+use crate::state::{outcome, spec_hash, unreadable_note, Outcome, Status};
 
 /// One run's row.
 #[derive(Clone, Debug, Serialize)]
@@ -20,14 +20,19 @@ pub struct Row {
     pub D: u64,
     /// 6·N·D.
     pub C: f64,
-    /// `pending`, `running`, `done`, `failed`, or `interrupted` (left running by a local runner
-    /// that is gone; the next `sweep run` restarts it), or `changed` (done, but its plan entry
-    /// was edited since: the next `sweep run` trains it again).
+    /// `pending`, `running`, `done`, `failed`, `attention` (its summary.json cannot be read; see
+    /// `error`), or `interrupted` (left running by a local runner that is gone; the next `sweep
+    /// run` continues it), or `changed` (done, but its plan entry was edited since: the next
+    /// `sweep run` trains it again).
     pub status: String,
     /// Times started.
     pub attempts: u32,
     /// Times failed.
     pub failures: u32,
+    /// Attempts that continued from a checkpoint instead of step 0.
+    pub resumes: u32,
+    /// The step the current or last attempt resumed from.
+    pub resumed_from: Option<u64>,
     /// Slurm job id.
     pub job_id: Option<String>,
     /// Final validation loss (done runs).
@@ -36,7 +41,7 @@ pub struct Row {
     pub train_loss: Option<f64>,
     /// Wall seconds (done runs).
     pub wall_s: Option<f64>,
-    /// Tail of the last error output (failed runs).
+    /// Tail of the last error output (failed runs), or what is wrong (runs needing attention).
     pub error: Option<String>,
 }
 
@@ -54,6 +59,14 @@ pub fn rows(dir: &SweepDir) -> Result<Vec<Row>> {
         }
         if e.status == Status::Done && e.spec.as_deref() != Some(spec_hash(&plan, r).as_str()) {
             status = "changed".into();
+        }
+        let mut error = e.error.clone();
+        // Found out here too, before a runner looks: a summary.json that has become unreadable.
+        if let Outcome::Unreadable { message } = outcome(dir, &r.name) {
+            if e.status != Status::Running {
+                status = Status::Attention.as_str().into();
+                error = Some(unreadable_note(&message));
+            }
         }
         let (mut n, mut d) = (r.n_params(), r.tokens);
         let (mut val_loss, mut train_loss, mut wall_s) = (None, None, None);
@@ -79,11 +92,13 @@ pub fn rows(dir: &SweepDir) -> Result<Vec<Row>> {
             status,
             attempts: e.attempts,
             failures: e.failures,
+            resumes: e.resumes,
+            resumed_from: e.resumed_from,
             job_id: e.job_id.clone(),
             val_loss,
             train_loss,
             wall_s,
-            error: e.error.clone(),
+            error,
         });
     }
     Ok(out)

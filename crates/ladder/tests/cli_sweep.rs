@@ -1,8 +1,9 @@
-//! End-to-end tests of `ladder sweep` and `ladder quickstart` through the binary: planning,
-//! resuming after the runner is killed with SIGKILL, retries and the failure report, a real
-//! Slurm (skipped, with the reason printed, only when `sbatch` is absent), and `quickstart
-//! --size tiny`. Tiny models (N 3,312 .. 12,768) of a few hundred thousand tokens keep it to
-//! about a minute of CPU.
+//! End-to-end tests of `ladder sweep` and `ladder quickstart` through the binary: planning (one
+//! shape family, per-size lr, seeds, architectures), resuming after the runner is killed with
+//! SIGKILL, a retry that resumes from the newest checkpoint, retries and the failure report, an
+//! unreadable summary.json that is reported instead of retrained, a real Slurm (skipped, with the
+//! reason printed, only when `sbatch` is absent), and `quickstart --size tiny`. Tiny models
+//! (N 3,312 .. 12,768) of a few hundred thousand tokens keep it to about a minute of CPU.
 
 mod cli_train_util;
 
@@ -113,9 +114,20 @@ fn pid_alive(pid: u64) -> bool {
 fn sweep_plan_prints_the_table_and_status_lists_pending_runs() {
     let sweep = fresh("sweep-plan");
     let table = plan(&sweep, "2e9,4e9", "2");
-    for col in ["name", "N", "D", "C=6ND", "est."] {
-        assert!(table.contains(col), "{table}");
+    for col in [
+        "name", " L ", " d ", " H ", "N", "D", "C=6ND", "lr", "warmup", "est.",
+    ] {
+        assert!(table.contains(col), "{col}: {table}");
     }
+    assert!(
+        table.contains("shape family depth:1, lr rule width (lr_ref 0.003)"),
+        "{table}"
+    );
+    // lr = 3e-3 · 64 / d: 1.2e-2 for the 16-wide runs, 6e-3 for the 32-wide ones.
+    assert!(
+        table.contains("1.200e-2") && table.contains("6.000e-3"),
+        "{table}"
+    );
     assert!(
         table.contains("c2e9-n0.0033M") && table.contains("c4e9-n0.013M"),
         "{table}"
@@ -138,6 +150,41 @@ fn sweep_plan_prints_the_table_and_status_lists_pending_runs() {
     assert!(e.contains("--force"), "{e}");
     let e = fails(&["sweep", "run", s(&sweep.join("nope"))]);
     assert!(e.contains("not a sweep directory"), "{e}");
+
+    // K seeds per point: named <point>-s<k>, counted in the table.
+    let seeded = fresh("sweep-plan-seeds");
+    let base = [
+        "sweep",
+        "plan",
+        "--data",
+        s(synth()),
+        "--budgets",
+        "2e9",
+        "--sizes",
+        "2",
+        "--n-range",
+        "3.3e3:1.3e4",
+        "--est-gflops",
+        "20",
+    ];
+    let mut a = base.to_vec();
+    a.extend(["--seeds", "2", "--out", s(&seeded)]);
+    let table = ok(&a);
+    assert!(table.contains("4 runs (2 points × 2 seeds)"), "{table}");
+    for name in ["c2e9-n0.0033M-s0", "c2e9-n0.0033M-s1", "c2e9-n0.013M-s1"] {
+        assert!(table.contains(name), "{name}: {table}");
+    }
+    // Only gpt2 is trainable: another architecture is refused before anything is written.
+    let refused = fresh("sweep-plan-arch");
+    let mut a = base.to_vec();
+    a.extend(["--arch", "llama", "--out", s(&refused)]);
+    let e = fails(&a);
+    assert!(e.contains("--arch llama") && e.contains("gpt2"), "{e}");
+    assert!(!refused.join("sweep.toml").exists());
+    let mut a = base.to_vec();
+    a.extend(["--family", "depth:0", "--out", s(&refused)]);
+    let e = fails(&a);
+    assert!(e.contains("depth:0"), "{e}");
 }
 
 #[test]
@@ -394,4 +441,124 @@ fn quickstart_tiny_writes_everything_and_a_finite_interval() {
     // The fit reads the sweep directly.
     let fit = json(&out.join("fit-chinchilla.json"));
     assert_eq!(fit["data"]["points"], 12);
+}
+
+/// The `== ladder sweep: attempt` sections of a run's log, in order.
+fn attempts_of(sweep: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(sweep.join("logs").join(format!("{name}.log"))).unwrap();
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("== ladder sweep: attempt") {
+            out.push(String::new());
+        }
+        if let Some(last) = out.last_mut() {
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn sweep_retry_resumes_from_the_newest_checkpoint_instead_of_restarting() {
+    // One run of 1 × 32 (N 12,768), 102 steps, a checkpoint every 11.
+    let sweep = fresh("sweep-resume");
+    plan(&sweep, "4e9", "1");
+    let plan_toml = std::fs::read_to_string(sweep.join("sweep.toml")).unwrap();
+    assert!(
+        plan_toml.contains("\"checkpoint.every\" = 11"),
+        "{plan_toml}"
+    );
+    let name = "c4e9-n0.013M";
+    // Its first attempt dies of SIGKILL right after step 60 (a dead machine).
+    ok(&[
+        "sweep",
+        "run",
+        s(&sweep),
+        "--quiet",
+        "--inject",
+        &format!("{name}:kill@60"),
+    ]);
+    let e = &state(&sweep)["runs"][name];
+    assert_eq!(e["status"], "done", "{e}");
+    assert_eq!(e["attempts"], 2, "{e}");
+    assert_eq!(e["failures"], 1, "{e}");
+    assert_eq!(e["resumes"], 1, "{e}");
+    assert_eq!(
+        e["resumed_from"], 55,
+        "the newest checkpoint before step 60: {e}"
+    );
+    let attempts = attempts_of(&sweep, name);
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts[0].contains("--force") && attempts[0].contains("kill@60"));
+    assert!(
+        attempts[1].contains("--resume") && !attempts[1].contains("--force"),
+        "a retry resumes: {}",
+        attempts[1]
+    );
+    assert!(attempts[1].contains("resumed from"), "{}", attempts[1]);
+    // Steps 1..55 were not trained again: the resume is recorded at step 55, and metrics.jsonl
+    // has every step once.
+    let run = sweep.join("runs").join(name);
+    let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    let resume: Vec<Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["kind"] == "resume")
+        .collect();
+    assert_eq!(resume.len(), 1, "{events}");
+    assert_eq!(resume[0]["step"], 55, "{events}");
+    let steps: Vec<u64> = metrics(&run)
+        .iter()
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=102).collect::<Vec<u64>>());
+    let table = ok(&["sweep", "status", s(&sweep)]);
+    assert!(table.contains("@55"), "{table}");
+
+    // The same run uninterrupted ends with the same losses, bit for bit.
+    let reference = fresh("sweep-resume-reference");
+    plan(&reference, "4e9", "1");
+    ok(&["sweep", "run", s(&reference), "--quiet"]);
+    assert_eq!(result(&sweep, name), result(&reference, name));
+}
+
+#[test]
+fn sweep_reports_an_unreadable_summary_instead_of_retraining_the_run() {
+    let sweep = fresh("sweep-unreadable");
+    plan(&sweep, "2e9", "2");
+    ok(&["sweep", "run", s(&sweep), "--jobs", "2", "--quiet"]);
+    let name = "c2e9-n0.013M";
+    let summary = sweep.join("runs").join(name).join("summary.json");
+    std::fs::write(&summary, "{\"status\": \"completed\", ").unwrap();
+
+    let out = ladder(&["sweep", "run", s(&sweep), "--quiet"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("run {name} needs attention")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&summary.display().to_string()) && err.contains("EOF"),
+        "names the file and the parse error: {err}"
+    );
+    assert!(err.contains("--retrain-unreadable"), "{err}");
+    let e = &state(&sweep)["runs"][name];
+    assert_eq!(e["status"], "attention", "{e}");
+    assert_eq!(e["attempts"], 1, "not retrained: {e}");
+    assert_eq!(attempts_in_log(&sweep, name), 1);
+    let table = ok(&["sweep", "status", s(&sweep)]);
+    assert!(table.contains("attention"), "{table}");
+    assert!(
+        table.contains(&format!("{name} needs attention")),
+        "{table}"
+    );
+
+    // Asked to, it trains the run again, from its newest checkpoint (the final one).
+    ok(&["sweep", "run", s(&sweep), "--quiet", "--retrain-unreadable"]);
+    let e = &state(&sweep)["runs"][name];
+    assert_eq!(e["status"], "done", "{e}");
+    assert_eq!(e["attempts"], 2, "{e}");
+    assert_eq!(json(&summary)["status"], "completed");
 }

@@ -12,8 +12,7 @@ use anyhow::Context;
 use ladder_data::{Meta, NoProgress, SynthConfig};
 use ladder_laws::predict::{self, Estimate};
 use ladder_laws::{FitFile, FitOptions, FitRequest, Law};
-use ladder_sweep::plan::{fmt_budget, fmt_duration, Plan, RunSpec, PLAN_FORMAT, PLAN_VERSION};
-use ladder_sweep::shapes::{family, shape_for};
+use ladder_sweep::plan::{fmt_budget, fmt_duration, Plan};
 use ladder_sweep::{Estimate as TimeEstimate, PlanRequest, RunOptions, SweepDir};
 use serde::Serialize;
 
@@ -210,17 +209,16 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
 
     // 2. Plan and run the ladder.
     let sweep = a.out.join("sweep");
+    // The shape family and lr rule are `sweep plan`'s defaults (docs/sweep.md).
     let req = PlanRequest {
-        data: data.clone(),
-        budgets: r.budgets.clone(),
         sizes: r.sizes,
         preset: "tiny".into(),
         sets: r.sets.clone(),
         tokens_per_param: r.tokens_per_param,
         span: r.span,
         n_range: r.n_range,
-        seed: 0,
         estimate: TimeEstimate::Measure { threads: 1 },
+        ..PlanRequest::new(data.clone(), r.budgets.clone())
     };
     let plan = ladder_sweep::make_plan(&req)?;
     // Replacing the plan keeps finished runs whose entries are unchanged: a re-run resumes.
@@ -241,6 +239,8 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         threads_per_job: 1,
         retries: 1,
         retry_failed: true,
+        retrain_unreadable: false,
+        inject: vec![],
     };
     let report = execute(&sweep, &opts, None, a.quiet)?;
     finish_report(&report, &sweep, true)?;
@@ -284,23 +284,14 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         Err(_) => predict::allocation(&chin, c_target)?,
     };
     let n_opt = alloc.n_opt.value;
-    let fam = family();
-    let shape = shape_for(n_opt, &[]).unwrap_or_else(|| {
-        // Outside the family: its nearest end.
-        if n_opt < fam[0].n_params() as f64 {
-            fam[0]
-        } else {
-            fam[fam.len() - 1]
-        }
-    });
-    let tokens_per_step = plan.run_config(&plan.runs[0])?.train.tokens_per_step();
+    // The predicted run is drawn from the ladder's family, with the ladder's lr rule, so the law
+    // fitted on the ladder applies to it.
+    let shape = req.family.nearest(n_opt);
     let n = shape.n_params();
-    let d = ((c_target / (6.0 * n as f64) / tokens_per_step as f64)
-        .round()
-        .max(1.0) as u64)
-        * tokens_per_step;
-    let predicted = predict::loss(&chin, n as f64, d as f64)?;
     let name = format!("target-c{}-n{:.3}M", fmt_budget(c_target), n as f64 / 1e6);
+    let target_run = req.rules()?.run(name.clone(), c_target, shape, 0);
+    let d = target_run.tokens;
+    let predicted = predict::loss(&chin, n as f64, d as f64)?;
     say(format!(
         "== 4. prediction for C = {c_target:.2e} (4× the largest budget): N_opt = {:.0} -> shape {}×{} (N = {n}), D = {d}: loss {}",
         n_opt,
@@ -312,22 +303,9 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
     // 5. Train it (a one-run sweep, so it resumes like the ladder), on every core.
     let target_dir = a.out.join("target");
     let target_plan = Plan {
-        format: PLAN_FORMAT.into(),
-        version: PLAN_VERSION,
-        data: plan.data.clone(),
-        preset: plan.preset.clone(),
-        set: plan.set.clone(),
-        runs: vec![RunSpec {
-            name: name.clone(),
-            budget: c_target,
-            n_layer: shape.n_layer,
-            n_embd: shape.n_embd,
-            n_head: shape.n_head,
-            tokens: d,
-            seed: 0,
-            set: vec![],
-            est_seconds: None,
-        }],
+        seeds: None,
+        runs: vec![target_run],
+        ..plan.clone()
     };
     SweepDir::create(&target_dir, &target_plan, true)?;
     say(format!(
@@ -342,6 +320,8 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
             threads_per_job: cores,
             retries: 1,
             retry_failed: true,
+            retrain_unreadable: false,
+            inject: vec![],
         },
         None,
         a.quiet,

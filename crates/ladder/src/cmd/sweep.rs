@@ -25,16 +25,21 @@ pub enum SweepCommand {
 /// Arguments of `ladder sweep plan`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-Writes SWEEP/sweep.toml, a plan you can edit (add, remove or change runs; per-run `set` lists take
-`ladder train --set` overrides) and prints its table. Run names are deterministic (c<budget>-n<N>),
-every run gets --seed. N is the non-embedding parameter count ladder train reports, D the
-training tokens (whole optimizer steps), C = 6·N·D within 1 % of the budget. The estimated time
-comes from timing a few training steps of each shape with --threads-per-job threads.
+Writes SWEEP/sweep.toml, a plan you can edit (add, remove or change runs; per-run `set` lists and
+`[run.params]` tables take config overrides) and prints its table. Every run's shape comes from one
+family (--family; widths are multiples of 16, heads 16 channels wide), its lr and warm-up from a
+stated rule (--lr-rule width: lr = lr_ref · 64 / n_embd, warm-up 5 % of its steps within 10..500).
+Run names are deterministic (c<budget>-n<N>, plus -s<k> with --seeds K > 1; seed k trains with
+train.seed = --seed + k). N is the non-embedding parameter count ladder train reports, D the
+training tokens (whole optimizer steps), C = 6·N·D within 1 % of the budget. Each run checkpoints
+10 times over its steps (unless --set checkpoint.every is given), so a retry resumes. The
+estimated time comes from timing a few training steps of each shape with --threads-per-job
+threads.
 
 Examples:
   ladder sweep plan --data data/synth --budgets 3e12,1e13,3e13 --out sweeps/iso
   ladder sweep plan --data data/synth --budgets 1e12,3e12 --sizes 4 --n-range 2e4:1e6 \\
-      --set train.batch_size=8 --set eval.every=0 --out sweeps/small
+      --family aspect:32 --seeds 3 --set train.batch_size=8 --set eval.every=0 --out sweeps/small
 See docs/sweep.md.")]
 pub struct PlanArgs {
     /// Data directory (written by `ladder data prepare` or `ladder data synth`).
@@ -66,9 +71,31 @@ pub struct PlanArgs {
     /// Use the same N range MIN:MAX for every budget instead of --tokens-per-param and --span.
     #[arg(long, value_name = "MIN:MAX")]
     pub n_range: Option<String>,
-    /// `train.seed` of every run (one data order for all: runs differ only by N and D).
+    /// `train.seed` of every run's first seed (one data order for all points: they differ only by
+    /// N and D).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Seeds per point: K > 1 trains K runs of each (budget, shape), named <point>-s<k>, with
+    /// train.seed = --seed + k.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub seeds: usize,
+    /// The shape family of every run: depth:L (L blocks, width scaled) or aspect:R (n_embd ≈
+    /// R·n_layer, L >= 2). The default suits the quickstart's scale (docs/sweep.md says why).
+    #[arg(long, default_value = "depth:1", value_name = "depth:L|aspect:R")]
+    pub family: ladder_sweep::shapes::Family,
+    /// Each run's lr and warm-up: width (lr = lr_ref · 64 / n_embd; warm-up --warmup-frac of its
+    /// steps, 10..500) or fixed (lr_ref and the config's train.warmup_steps for every run).
+    #[arg(long, default_value = "width", value_name = "width|fixed")]
+    pub lr_rule: ladder_sweep::lr::LrRule,
+    /// The rule's reference learning rate lr_ref (default: the preset's train.lr after --set).
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    /// Warm-up as a fraction of each run's steps (width rule).
+    #[arg(long, default_value_t = ladder_sweep::lr::WARMUP_FRACTION, value_name = "F")]
+    pub warmup_frac: f64,
+    /// Model architecture of every run (model.arch); only gpt2 is trainable today.
+    #[arg(long, default_value = "gpt2", value_name = "ARCH")]
+    pub arch: String,
     /// Threads per job, for the time estimate (use the value you will give `sweep run`).
     #[arg(long, default_value_t = 1)]
     pub threads_per_job: usize,
@@ -96,8 +123,10 @@ pub enum ExecutorArg {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Resumable: interrupt it (Ctrl-C, kill) and run it again; finished runs are never repeated, runs cut
-short are trained again from scratch. A failed run is retried --retries times, then reported (the
-exit code is then non-zero). Each run's output is in SWEEP/logs/<name>.log, its results in
+short continue from their newest verified checkpoint (ladder train --resume; from step 0 when they
+wrote none). A failed run is retried --retries times, each retry resuming the same way, then
+reported (the exit code is then non-zero). A run whose summary.json cannot be read is reported as
+needing attention and not retrained unless --retrain-unreadable is given. Each run's output is in SWEEP/logs/<name>.log, its results in
 SWEEP/runs/<name>/, the state in SWEEP/sweep.json.
 
 Slurm: the sweep directory and this ladder binary must be visible from the compute nodes. Jobs
@@ -125,6 +154,14 @@ pub struct RunArgs {
     /// Also retry runs that failed for good in an earlier invocation.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Train again runs whose summary.json cannot be read (resuming from their newest
+    /// checkpoint); without it such runs are reported as needing attention.
+    #[arg(long)]
+    pub retrain_unreadable: bool,
+    /// TESTING AID: pass `--inject KIND@STEP` to the first attempt of run RUN (repeatable), e.g.
+    /// --inject c2e9-n0.013M:kill@40 (see `ladder train --inject`).
+    #[arg(long, value_name = "RUN:KIND@STEP", hide = true, value_parser = parse_inject)]
+    pub inject: Vec<(String, String)>,
     /// Slurm partition.
     #[arg(long)]
     pub partition: Option<String>,
@@ -164,6 +201,15 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Parses `RUN:KIND@STEP` of `sweep run --inject`, checking the fault spec.
+fn parse_inject(s: &str) -> Result<(String, String), String> {
+    let (run, spec) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected RUN:KIND@STEP, e.g. c2e9-n0.013M:kill@40"))?;
+    spec.parse::<ladder_train::inject::Injection>()?;
+    Ok((run.to_string(), spec.to_string()))
+}
+
 /// Parses `MIN:MAX`.
 fn parse_range(s: &str) -> anyhow::Result<(f64, f64)> {
     let (a, b) = s
@@ -192,6 +238,12 @@ fn plan(a: PlanArgs) -> anyhow::Result<()> {
         span: a.span,
         n_range: a.n_range.as_deref().map(parse_range).transpose()?,
         seed: a.seed,
+        seeds: a.seeds,
+        family: a.family,
+        lr_rule: a.lr_rule,
+        lr: a.lr,
+        warmup_fraction: a.warmup_frac,
+        arch: a.arch.clone(),
         estimate: match a.est_gflops {
             Some(g) => Estimate::Gflops(g),
             None => Estimate::Measure {
@@ -210,30 +262,58 @@ fn plan(a: PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The table `sweep plan` prints: name, N, D, C, D/N, estimated time.
+/// The table `sweep plan` prints: the family and lr rule, then per run its shape (L, d, H), N,
+/// D, C = 6ND, D/N, lr, warm-up and estimated time; the run count with its seeds and the total
+/// time.
 pub fn plan_table(plan: &Plan) -> String {
-    let mut t = format!(
-        "{:<22} {:>10} {:>11} {:>10} {:>7} {:>9}\n",
-        "name", "N", "D", "C=6ND", "D/N", "est."
+    let mut t = String::new();
+    if let Some(f) = &plan.family {
+        t += &format!("shape family {f}");
+        if let Some(rule) = &plan.lr_rule {
+            t += &format!(", lr rule {rule}");
+            if let Some(lr) = plan.lr_ref {
+                t += &format!(" (lr_ref {lr})");
+            }
+        }
+        t += "\n";
+    }
+    t += &format!(
+        "{:<24} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10} {:>6} {:>9} {:>6} {:>8}\n",
+        "name", "L", "d", "H", "N", "D", "C=6ND", "D/N", "lr", "warmup", "est."
     );
     let mut total = 0.0;
+    let dash = || "-".to_string();
     for r in &plan.runs {
         let n = r.n_params();
         let est = r.est_seconds.unwrap_or(0.0);
         total += est;
         t += &format!(
-            "{:<22} {:>10} {:>11} {:>10.3e} {:>7.1} {:>9}\n",
+            "{:<24} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10.3e} {:>6.1} {:>9} {:>6} {:>8}\n",
             r.name,
+            r.n_layer,
+            r.n_embd,
+            r.n_head,
             n,
             r.tokens,
             r.compute(),
             r.tokens as f64 / n as f64,
+            r.lr.map_or_else(dash, |v| format!("{v:.3e}")),
+            r.warmup_steps.map_or_else(dash, |v| v.to_string()),
             fmt_duration(est)
         );
     }
+    let seeds = plan.seeds.unwrap_or(1);
+    let count = if seeds > 1 {
+        format!(
+            "{} runs ({} points × {seeds} seeds)",
+            plan.runs.len(),
+            plan.runs.len() / seeds
+        )
+    } else {
+        format!("{} runs", plan.runs.len())
+    };
     t += &format!(
-        "{} runs, {} of training one job at a time (divide by --jobs)\n",
-        plan.runs.len(),
+        "{count}, {} of training one job at a time (divide by --jobs)\n",
         fmt_duration(total)
     );
     t
@@ -280,6 +360,8 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
         threads_per_job: a.threads_per_job,
         retries: a.retries,
         retry_failed: a.retry_failed,
+        retrain_unreadable: a.retrain_unreadable,
+        inject: a.inject.clone(),
     };
     let slurm = (a.executor == ExecutorArg::Slurm).then(|| SlurmOptions {
         partition: a.partition.clone(),
@@ -294,13 +376,14 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
     finish_report(&report, &a.sweep, a.quiet)
 }
 
-/// Prints the outcome; an error naming the failed runs (with their error output) when any failed.
+/// Prints the outcome; an error naming the failed runs (with their error output) and the runs
+/// that need attention when there are any.
 pub fn finish_report(
     report: &ladder_sweep::Report,
     sweep: &Path,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    if report.failed.is_empty() {
+    if report.failed.is_empty() && report.attention.is_empty() {
         if !quiet {
             eprintln!(
                 "ladder: sweep {}: all {} runs done; see `ladder sweep status {}`",
@@ -317,15 +400,32 @@ pub fn finish_report(
             eprintln!("    {line}");
         }
     }
-    let names: Vec<&str> = report.failed.iter().map(|(n, _)| n.as_str()).collect();
-    anyhow::bail!(
-        "{} of {} runs failed after all retries: {} (logs in {}/logs/; fix sweep.toml or the cause and run `ladder sweep run {} --retry-failed`)",
-        report.failed.len(),
-        report.total,
-        names.join(", "),
-        sweep.display(),
-        sweep.display()
-    )
+    for (name, message) in &report.attention {
+        eprintln!("ladder: run {name} needs attention: {message}");
+    }
+    let mut problems = Vec::new();
+    if !report.failed.is_empty() {
+        let names: Vec<&str> = report.failed.iter().map(|(n, _)| n.as_str()).collect();
+        problems.push(format!(
+            "{} of {} runs failed after all retries: {} (logs in {}/logs/; fix sweep.toml or the cause and run `ladder sweep run {} --retry-failed`)",
+            report.failed.len(),
+            report.total,
+            names.join(", "),
+            sweep.display(),
+            sweep.display()
+        ));
+    }
+    if !report.attention.is_empty() {
+        let names: Vec<&str> = report.attention.iter().map(|(n, _)| n.as_str()).collect();
+        problems.push(format!(
+            "{} of {} runs need attention (unreadable summary.json): {}; fix or delete the files, or run `ladder sweep run {} --retrain-unreadable`",
+            report.attention.len(),
+            report.total,
+            names.join(", "),
+            sweep.display()
+        ));
+    }
+    anyhow::bail!("{}", problems.join("; "))
 }
 
 /// Progress: a bar on a terminal, one line per event otherwise.
@@ -358,8 +458,16 @@ impl Display {
     fn counts_msg(c: &Counts) -> String {
         let eta = c.eta_s.map_or("?".into(), fmt_duration);
         format!(
-            "| done {} | running {} | failed {} | pending {} | ETA {eta}",
-            c.done, c.running, c.failed, c.pending
+            "| done {} | running {} | failed {} | pending {} | ETA {eta}{}",
+            c.done,
+            c.running,
+            c.failed,
+            c.pending,
+            if c.attention > 0 {
+                format!(" | attention {}", c.attention)
+            } else {
+                String::new()
+            }
         )
     }
 
@@ -381,6 +489,7 @@ impl Observer for Display {
                 name,
                 attempt,
                 job_id,
+                resumed_from,
             } => {
                 let job = job_id
                     .as_ref()
@@ -390,7 +499,9 @@ impl Observer for Display {
                 } else {
                     String::new()
                 };
-                format!("started {name}{att}{job}")
+                let from =
+                    resumed_from.map_or(String::new(), |k| format!(", resuming from step {k}"));
+                format!("started {name}{att}{job}{from}")
             }
             Event::Done {
                 name,
@@ -411,6 +522,7 @@ impl Observer for Display {
                 let what = if *retry { "will retry" } else { "giving up" };
                 format!("FAILED  {name} (attempt {attempt}, {what}): {last}")
             }
+            Event::Attention { name, message } => format!("ATTENTION {name}: {message}"),
         };
         match &self.bar {
             Some(bar) => {
@@ -445,14 +557,14 @@ fn status(a: StatusArgs) -> anyhow::Result<()> {
     }
     let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
     let mut t = format!(
-        "{:<22} {:>11} {:>9} {:>11} {:>10} {:>8} {:>9} {:>10} {:>8}\n",
-        "name", "status", "N", "D", "C=6ND", "val", "train", "attempts", "wall"
+        "{:<24} {:>11} {:>9} {:>11} {:>10} {:>8} {:>9} {:>8} {:>8} {:>8}\n",
+        "name", "status", "N", "D", "C=6ND", "val", "train", "attempts", "resumed", "wall"
     );
     let mut by = std::collections::BTreeMap::<String, usize>::new();
     for r in &rows {
         *by.entry(r.status.clone()).or_default() += 1;
         t += &format!(
-            "{:<22} {:>11} {:>9} {:>11} {:>10.3e} {:>8} {:>9} {:>10} {:>8}\n",
+            "{:<24} {:>11} {:>9} {:>11} {:>10.3e} {:>8} {:>9} {:>8} {:>8} {:>8}\n",
             r.name,
             r.status,
             r.N,
@@ -461,6 +573,7 @@ fn status(a: StatusArgs) -> anyhow::Result<()> {
             f(r.val_loss),
             f(r.train_loss),
             r.attempts,
+            r.resumed_from.map_or("-".into(), |k| format!("@{k}")),
             r.wall_s.map_or("-".into(), fmt_duration),
         );
     }
@@ -469,6 +582,11 @@ fn status(a: StatusArgs) -> anyhow::Result<()> {
     for r in rows.iter().filter(|r| r.status == "failed") {
         if let Some(e) = &r.error {
             t += &format!("{} failed: {}\n", r.name, e.lines().last().unwrap_or(""));
+        }
+    }
+    for r in rows.iter().filter(|r| r.status == "attention") {
+        if let Some(e) = &r.error {
+            t += &format!("{} needs attention: {e}\n", r.name);
         }
     }
     super::fit::emit(&t)
