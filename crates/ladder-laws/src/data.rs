@@ -172,6 +172,23 @@ impl CsvTable {
         Ok(v)
     }
 
+    /// Column `j` as standard errors: numbers, each finite and > 0 (a zero SE would give the
+    /// point infinite weight).
+    pub fn standard_errors(&self, j: usize) -> Result<Vec<f64>> {
+        let v = self.numbers(j)?;
+        for (i, &x) in v.iter().enumerate() {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(Error::BadStandardError {
+                    source_name: self.path.display().to_string(),
+                    line: self.rows[i].0,
+                    column: self.header[j].clone(),
+                    value: x,
+                });
+            }
+        }
+        Ok(v)
+    }
+
     /// Column `j` parsed as finite numbers.
     pub fn finite(&self, j: usize) -> Result<Vec<f64>> {
         let v = self.numbers(j)?;
@@ -245,6 +262,9 @@ pub struct RunPoints {
     pub loss: Vec<f64>,
     /// Training compute in FLOPs: the `C` column or summary key when given, else 6·N·D.
     pub c: Vec<f64>,
+    /// Standard error of each loss (CSV `loss_se`, summary.json `final_val_loss_se`, or from
+    /// merged seed replicates); `None` unless every point has one.
+    pub se: Option<Vec<f64>>,
     /// Where they came from.
     pub origin: DataSource,
 }
@@ -271,11 +291,13 @@ impl RunPoints {
             }
         };
         let c = c_col.unwrap_or_else(|| n.iter().zip(&d).map(|(n, d)| 6.0 * n * d).collect());
+        let se = t.find("loss_se").map(|j| t.standard_errors(j)).transpose()?;
         Ok(RunPoints {
             n,
             d,
             loss,
             c,
+            se,
             origin: DataSource {
                 source: path.display().to_string(),
                 sha256: t.sha256().to_string(),
@@ -308,6 +330,8 @@ pub struct XyPoints {
     pub y_name: String,
     /// True when x held ISO dates (then x is in decimal years).
     pub x_is_date: bool,
+    /// Standard error of each y (column `<y>_se`), `None` when absent.
+    pub se: Option<Vec<f64>>,
     /// Where they came from.
     pub origin: DataSource,
 }
@@ -332,12 +356,17 @@ impl XyPoints {
             XKind::Time => t.times(jx)?,
         };
         let yv = t.positive(jy)?;
+        let se = t
+            .find(&format!("{y}_se"))
+            .map(|j| t.standard_errors(j))
+            .transpose()?;
         Ok(XyPoints {
             x: xv,
             y: yv,
             x_name: x.to_string(),
             y_name: y.to_string(),
             x_is_date: is_date,
+            se,
             origin: DataSource {
                 source: path.display().to_string(),
                 sha256: t.sha256().to_string(),

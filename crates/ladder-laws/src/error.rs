@@ -97,6 +97,18 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
+    /// A standard error that is not finite and > 0.
+    #[error("{source_name}: line {line}, column `{column}`: standard error {value} must be finite and > 0 (drop the column for an unweighted fit)")]
+    BadStandardError {
+        /// File the value came from.
+        source_name: String,
+        /// 1-based line in the file.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The offending value.
+        value: f64,
+    },
     /// A value that must be finite is not.
     #[error("{source_name}: line {line}, column `{column}`: {value} is not finite")]
     NotFinite {

@@ -219,6 +219,10 @@ pub struct FitInfo {
     pub resample: String,
     /// Why the best start stopped.
     pub stop: String,
+    /// True when each point's residual was weighted by its standard error (absent in files
+    /// written before weighted fits: false).
+    #[serde(default)]
+    pub weighted: bool,
 }
 
 /// Where the data came from.
@@ -261,6 +265,19 @@ pub struct Residuals {
     pub rmse_log: f64,
     /// Largest absolute value.
     pub max_abs_log: f64,
+    /// Σ (r_i/σ_i)² against the points' measured noise σ_i = SE_i/y_i (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi2: Option<f64>,
+    /// Degrees of freedom: points − parameters (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dof: Option<usize>,
+    /// χ²/dof: ≈ 1 when the law fits to within the noise (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi2_dof: Option<f64>,
+    /// χ² below the 99th percentile of χ²(dof): the residuals are consistent with the measured
+    /// noise; false flags a law that misfits beyond it (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_consistent: Option<bool>,
 }
 
 /// Bootstrap replicates of the parameters, one row per kept replicate, columns in `params` order.

@@ -43,6 +43,8 @@ pub mod error;
 pub mod fitfile;
 pub mod isoflop;
 pub mod kaplan;
+pub mod logfit;
+pub mod noise;
 pub mod options;
 pub mod power;
 pub mod predict;

@@ -80,6 +80,7 @@ pub fn run_points(paths: &[PathBuf]) -> Result<RunPoints> {
         d: vec![],
         loss: vec![],
         c: vec![],
+        se: None,
         origin: DataSource {
             source: sources(paths),
             sha256: String::new(),
