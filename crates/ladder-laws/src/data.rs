@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+pub use crate::options::ParamCount;
 
 /// Where a data set came from; becomes `data` in fit.json.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +28,8 @@ pub struct CsvTable {
     header: Vec<String>,
     rows: Vec<(u64, Vec<String>)>,
     sha256: String,
+    /// For a table of run directories: each row's run, named in messages instead of a line.
+    row_paths: Option<Vec<PathBuf>>,
 }
 
 impl CsvTable {
@@ -98,7 +101,34 @@ impl CsvTable {
             header,
             rows,
             sha256,
+            row_paths: None,
         })
+    }
+
+    /// A table of run directories: one row per run (`runs[i]` names row i in messages), the given
+    /// header, cells as text (empty where a run lacks the key). `path` names the whole input.
+    pub fn from_runs(
+        path: &Path,
+        header: Vec<String>,
+        rows: Vec<(PathBuf, Vec<String>)>,
+        sha256: String,
+    ) -> Self {
+        let (row_paths, cells): (Vec<PathBuf>, Vec<Vec<String>>) = rows.into_iter().unzip();
+        CsvTable {
+            path: path.to_path_buf(),
+            header,
+            rows: cells.into_iter().map(|c| (0, c)).collect(),
+            sha256,
+            row_paths: Some(row_paths),
+        }
+    }
+
+    /// Where row `i` came from, for messages: (file or run directory, 1-based line or 0).
+    fn place(&self, i: usize) -> (PathBuf, u64) {
+        match &self.row_paths {
+            Some(p) => (p[i].clone(), 0),
+            None => (self.path.clone(), self.rows[i].0),
+        }
     }
 
     /// Header names in file order.
@@ -161,9 +191,10 @@ impl CsvTable {
         let v = self.numbers(j)?;
         for (i, &x) in v.iter().enumerate() {
             if !(x > 0.0 && x.is_finite()) {
+                let (path, line) = self.place(i);
                 return Err(Error::NotPositive {
-                    source_name: self.path.display().to_string(),
-                    line: self.rows[i].0,
+                    source_name: path.display().to_string(),
+                    line,
                     column: self.header[j].clone(),
                     value: x,
                 });
@@ -178,9 +209,10 @@ impl CsvTable {
         let v = self.numbers(j)?;
         for (i, &x) in v.iter().enumerate() {
             if !(x > 0.0 && x.is_finite()) {
+                let (path, line) = self.place(i);
                 return Err(Error::BadStandardError {
-                    source_name: self.path.display().to_string(),
-                    line: self.rows[i].0,
+                    source_name: path.display().to_string(),
+                    line,
                     column: self.header[j].clone(),
                     value: x,
                 });
@@ -194,9 +226,10 @@ impl CsvTable {
         let v = self.numbers(j)?;
         for (i, &x) in v.iter().enumerate() {
             if !x.is_finite() {
+                let (path, line) = self.place(i);
                 return Err(Error::NotFinite {
-                    source_name: self.path.display().to_string(),
-                    line: self.rows[i].0,
+                    source_name: path.display().to_string(),
+                    line,
                     column: self.header[j].clone(),
                     value: x,
                 });
@@ -210,11 +243,11 @@ impl CsvTable {
     pub fn times(&self, j: usize) -> Result<(Vec<f64>, bool)> {
         let mut out = Vec::with_capacity(self.rows.len());
         let mut any_date = false;
-        for (line, cells) in &self.rows {
+        for (i, (_, cells)) in self.rows.iter().enumerate() {
             let cell = cells[j].as_str();
             let bad = || Error::BadDate {
-                path: self.path.clone(),
-                line: *line,
+                path: self.place(i).0,
+                line: self.place(i).1,
                 column: self.header[j].clone(),
                 value: cell.to_string(),
             };
@@ -234,11 +267,13 @@ impl CsvTable {
     fn numbers(&self, j: usize) -> Result<Vec<f64>> {
         self.rows
             .iter()
-            .map(|(line, cells)| {
+            .enumerate()
+            .map(|(i, (_, cells))| {
                 let cell = cells[j].as_str();
+                let (path, line) = self.place(i);
                 cell.parse::<f64>().map_err(|_| Error::NotNumeric {
-                    path: self.path.clone(),
-                    line: *line,
+                    path,
+                    line,
                     column: self.header[j].clone(),
                     value: if cell.is_empty() {
                         "(empty)".to_string()
@@ -270,15 +305,34 @@ pub struct RunPoints {
 }
 
 impl RunPoints {
-    /// Reads `N`, `loss` and `D` (or `C`, then D = C/(6N)) from a CSV; `C` defaults to 6·N·D.
+    /// Reads `N`, `loss` and `D` (or `C`, then D = C/(6N)) from a CSV; `C` defaults to 6·N·D;
+    /// `loss_se` (optional) is each loss's standard error.
     pub fn from_csv(path: &Path) -> Result<Self> {
+        Self::from_csv_with(path, ParamCount::NonEmbedding)
+    }
+
+    /// As [`RunPoints::from_csv`], N read from column `N` or `N_total` as `params` says.
+    pub fn from_csv_with(path: &Path, params: ParamCount) -> Result<Self> {
         let t = CsvTable::read(path)?;
-        Self::from_table(&t, path)
+        Self::from_table_with(&t, path, params)
     }
 
     /// As [`RunPoints::from_csv`] from a table already read.
     pub fn from_table(t: &CsvTable, path: &Path) -> Result<Self> {
-        let j_n = t.require("N", "; N is the number of (non-embedding) parameters")?;
+        Self::from_table_with(t, path, ParamCount::NonEmbedding)
+    }
+
+    /// As [`RunPoints::from_csv_with`] from a table already read.
+    pub fn from_table_with(t: &CsvTable, path: &Path, params: ParamCount) -> Result<Self> {
+        let j_n = match params {
+            ParamCount::NonEmbedding => {
+                t.require("N", "; N is the number of (non-embedding) parameters")?
+            }
+            ParamCount::Total => t.require(
+                "N_total",
+                "; --params total reads N_total (all parameters, embeddings included)",
+            )?,
+        };
         let j_l = t.require("loss", "; loss is the final loss in nats per token")?;
         let n = t.positive(j_n)?;
         let loss = t.positive(j_l)?;
@@ -291,7 +345,10 @@ impl RunPoints {
             }
         };
         let c = c_col.unwrap_or_else(|| n.iter().zip(&d).map(|(n, d)| 6.0 * n * d).collect());
-        let se = t.find("loss_se").map(|j| t.standard_errors(j)).transpose()?;
+        let se = t
+            .find("loss_se")
+            .map(|j| t.standard_errors(j))
+            .transpose()?;
         Ok(RunPoints {
             n,
             d,
@@ -346,9 +403,16 @@ pub enum XKind {
 }
 
 impl XyPoints {
-    /// Reads columns `x` and `y` of a CSV; y must be > 0.
+    /// Reads columns `x` and `y` of a CSV; y must be > 0; column `<y>_se` (optional) holds the
+    /// standard error of each y.
     pub fn from_csv(path: &Path, x: &str, y: &str, kind: XKind) -> Result<Self> {
         let t = CsvTable::read(path)?;
+        Self::from_table(&t, x, y, kind)
+    }
+
+    /// As [`XyPoints::from_csv`] from a table (a CSV, or run directories: [`crate::runs::run_table`]).
+    pub fn from_table(t: &CsvTable, x: &str, y: &str, kind: XKind) -> Result<Self> {
+        let path = t.path.as_path();
         let jx = t.require(x, "; choose the columns with --x and --y")?;
         let jy = t.require(y, "; choose the columns with --x and --y")?;
         let (xv, is_date) = match kind {

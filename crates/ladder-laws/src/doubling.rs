@@ -47,11 +47,7 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
     let nat = |th: &[f64; 2]| vec![th[0].exp(), t0, ln2 / th[1]];
     let lf = fit_line(LAW, &PARAMS, &nat, &pts, noise.as_ref(), opts)?;
     // Replicates keep (y0, t0, r): r, not T, is the smooth quantity; T = ln 2/r is taken after.
-    let reps: Vec<Vec<f64>> = lf
-        .reps
-        .iter()
-        .map(|r| vec![r[0].exp(), t0, r[1]])
-        .collect();
+    let reps: Vec<Vec<f64>> = lf.reps.iter().map(|r| vec![r[0].exp(), t0, r[1]]).collect();
     let est = nat(&lf.best.params);
     let resid: Vec<f64> = (0..points.x.len())
         .map(|i| points.y[i].ln() - predict(&est, points.x[i]).ln())

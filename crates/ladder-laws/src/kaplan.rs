@@ -124,13 +124,20 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
         natural: &nat,
         fitted: &fitted,
     };
-    let lf = fit_log(&model, &pts, noise.as_ref(), &joint_starts(), opts, |d, p, g| {
-        Joint {
-            pts: d,
-            delta: opts.delta,
-        }
-        .value_grad(p, g)
-    })?;
+    let lf = fit_log(
+        &model,
+        &pts,
+        noise.as_ref(),
+        &joint_starts(),
+        opts,
+        |d, p, g| {
+            Joint {
+                pts: d,
+                delta: opts.delta,
+            }
+            .value_grad(p, g)
+        },
+    )?;
     let est = nat(&lf.best.params);
     let resid: Vec<f64> = (0..points.len())
         .map(|i| pts.ln_l[i] - predict(&est, points.n[i], points.d[i]).ln())

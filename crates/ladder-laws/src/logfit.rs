@@ -265,7 +265,12 @@ where
         None => (Scheme::Points, None),
         Some(noise) => {
             let fitted = (model.fitted)(&theta, data);
-            let r: Vec<f64> = data.ln_y().iter().zip(&fitted).map(|(y, f)| y - f).collect();
+            let r: Vec<f64> = data
+                .ln_y()
+                .iter()
+                .zip(&fitted)
+                .map(|(y, f)| y - f)
+                .collect();
             let chi2 = noise.chi2(&r, K);
             let scale = noise.sigma.iter().map(|s| s * chi2.scale()).collect();
             (Scheme::Noise { fitted, scale }, Some(chi2))

@@ -103,7 +103,10 @@ mod tests {
         let n = Noise::new(&[1.0, 1.0], &[0.01, 0.1]);
         let k = n.weights();
         assert!((k[0] / k[1] - 10.0).abs() < 1e-12);
-        assert!((k[0] * k[1] - 1.0).abs() < 1e-12, "geometric mean reference");
+        assert!(
+            (k[0] * k[1] - 1.0).abs() < 1e-12,
+            "geometric mean reference"
+        );
     }
 
     #[test]

@@ -5,14 +5,12 @@
 //! from the least-squares line and needs one start. With offset, `ln y = LSE(ln a + b·ln x, ln c)`
 //! keeps `a, c > 0` (c is an irreducible floor, as E in Chinchilla) and runs from a small grid.
 
-use crate::common::{
-    check_count, check_varies, log_fit_file, put_param_spreads,
-};
+use crate::common::{check_count, check_varies, log_fit_file, put_param_spreads};
 use crate::data::XyPoints;
 use crate::error::Result;
 use crate::fitfile::FitFile;
-pub use crate::logfit::{LinearObjective, LogXy};
 use crate::logfit::{fit_line, fit_log, FitSummary, Model};
+pub use crate::logfit::{LinearObjective, LogXy};
 use crate::noise::Noise;
 use crate::options::FitOptions;
 use crate::solver::Objective;
