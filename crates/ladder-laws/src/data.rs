@@ -534,6 +534,34 @@ mod tests {
     }
 
     #[test]
+    fn csv_reads_standard_errors_and_total_params() {
+        let t = table("N,N_total,D,loss,loss_se\n1e8,3e8,2e9,3.1,0.01\n2e8,5e8,4e9,2.9,0.02\n")
+            .unwrap();
+        let p = RunPoints::from_table(&t, Path::new("t.csv")).unwrap();
+        assert_eq!(p.se, Some(vec![0.01, 0.02]));
+        let p = RunPoints::from_table_with(&t, Path::new("t.csv"), ParamCount::Total).unwrap();
+        assert_eq!(p.n, vec![3e8, 5e8]);
+        for bad in ["0", "-0.1", "NaN", "inf"] {
+            let t = table(&format!(
+                "N,D,loss,loss_se\n1e8,2e9,3.1,0.01\n2e8,4e9,2.9,{bad}\n"
+            ))
+            .unwrap();
+            let e = RunPoints::from_table(&t, Path::new("t.csv"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("line 3, column `loss_se`: standard error") && e.contains("> 0"),
+                "{bad}: {e}"
+            );
+        }
+        let t = table("N,D,loss\n1e8,2e9,3.1\n").unwrap();
+        let e = RunPoints::from_table_with(&t, Path::new("t.csv"), ParamCount::Total)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column `N_total`"), "{e}");
+    }
+
+    #[test]
     fn csv_derives_d_from_c() {
         let t = table("N,C,loss\n1e8,1.2e18,3.1\n").unwrap();
         let p = RunPoints::from_table(&t, Path::new("t.csv")).unwrap();

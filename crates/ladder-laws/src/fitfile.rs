@@ -484,6 +484,31 @@ mod tests {
     }
 
     #[test]
+    fn fit_files_without_weighting_fields_still_load() {
+        // A fit.json written before weighted fits: no `fit.weighted`, no χ² residual fields.
+        let runs = crate::synth::chinchilla_points(
+            &[2.0, 60.0, 80.0, 0.33, 0.3],
+            12,
+            (1e5, 1e7),
+            (5.0, 50.0),
+            0.01,
+            1,
+        );
+        let opts = crate::FitOptions::default()
+            .with_bootstrap(3)
+            .unwrap()
+            .with_starts(vec![[4.0, 4.4, 0.7, 0.33, 0.3]])
+            .unwrap();
+        let f = crate::chinchilla::fit(&runs, &opts).unwrap();
+        let text = f.to_json();
+        let old = text.replace(",\n    \"weighted\": false", "");
+        assert!(!old.contains("weighted") && !old.contains("chi2"), "{old}");
+        let back = FitFile::from_json(Path::new("old.json"), &old).unwrap();
+        assert!(!back.fit.weighted && back.residuals.chi2_dof.is_none());
+        assert_eq!(back.params, f.params);
+    }
+
+    #[test]
     fn write_atomic_replaces_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("fit.json");

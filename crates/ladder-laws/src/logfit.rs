@@ -76,9 +76,14 @@ impl LogXy {
     pub fn is_empty(&self) -> bool {
         self.u.is_empty()
     }
-    /// Weighted least-squares line `(intercept, slope)` of ln y on u.
+    /// Weighted least-squares line `(intercept, slope)` of ln y on u, each point weighted by
+    /// its multiplicity times k² (the weighted fit's least-squares limit).
     pub fn ols(&self) -> Option<(f64, f64)> {
-        ols_line(&self.u, &self.ly, Some(&self.w))
+        if self.k.iter().all(|k| *k == 1.0) {
+            return ols_line(&self.u, &self.ly, Some(&self.w));
+        }
+        let w: Vec<f64> = self.w.iter().zip(&self.k).map(|(w, k)| w * k * k).collect();
+        ols_line(&self.u, &self.ly, Some(&w))
     }
 }
 
@@ -252,7 +257,10 @@ where
         data,
         f: &objective,
     };
-    let found = best_start(&obj, starts, &opts.lbfgs);
+    // Weighted fits mix residual scales, and their Huber kinks stall the line search at minima
+    // resolved to f's precision: count those as converged. Unweighted fits keep the SciPy rule.
+    let lbfgs = opts.lbfgs.with_accept_resolved(noise.is_some());
+    let found = best_start(&obj, starts, &lbfgs);
     let s = match found {
         Some(s) if s.converged > 0 => s,
         other => {
@@ -282,7 +290,7 @@ where
             data: &sub,
             f: &objective,
         };
-        let r = minimize(&obj, theta, &opts.lbfgs);
+        let r = minimize(&obj, theta, &lbfgs);
         (r.stop.converged() && r.value.is_finite()).then_some(r.params)
     });
     Ok(LogFit {

@@ -515,6 +515,147 @@ mod tests {
         assert!(e.contains("no summary.json found"), "{e}");
     }
 
+    fn write_config(dir: &Path, name: &str, config: &str) {
+        std::fs::write(dir.join(name).join("config.toml"), config).unwrap();
+    }
+
+    fn summary(n: f64, d: f64, loss: f64, se: f64) -> String {
+        format!(
+            r#"{{"N": {n}, "N_total": {}, "D": {d}, "final_val_loss": {loss}, "final_val_loss_se": {se}, "status": "completed"}}"#,
+            n * 3.0
+        )
+    }
+
+    #[test]
+    fn seed_replicates_merge_into_one_point() {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path();
+        // Two seeds of one point, a third run of the same (N, D) with another learning rate,
+        // and a point of its own.
+        for (name, loss, seed, lr) in [
+            ("p-s0", 3.0, 0, 0.003),
+            ("p-s1", 3.2, 1, 0.003),
+            ("p-lr", 3.5, 0, 0.01),
+        ] {
+            write_run(runs, name, &summary(1e6, 2e7, loss, 0.01), None);
+            write_config(
+                runs,
+                name,
+                &format!(
+                    "[train]\nseed = {seed}\nlr = {lr}\nthreads = {}\n",
+                    seed + 1
+                ),
+            );
+        }
+        write_run(runs, "q", &summary(2e6, 4e7, 2.8, 0.02), None);
+        let p = run_points(&[runs.to_path_buf()]).unwrap();
+        assert_eq!(p.len(), 3, "{:?}", p.loss);
+        // Runs come in path order: p-lr, then p-s0 and p-s1 merged, then q.
+        let se = p.se.as_ref().unwrap();
+        assert_eq!((p.loss[0], se[0]), (3.5, 0.01));
+        assert!((p.loss[1] - 3.1).abs() < 1e-12);
+        // s² = 0.02 > mean SE² = 1e-4: SE = sqrt(0.02 / 2) = 0.1.
+        assert!((se[1] - 0.1).abs() < 1e-12, "{se:?}");
+        assert_eq!((p.loss[2], se[2]), (2.8, 0.02));
+        // Identical losses: the SE of the mean falls back to the eval SEs, sqrt(1e-4 / 2).
+        let tmp2 = tempfile::tempdir().unwrap();
+        for (name, seed) in [("a", 0), ("b", 1)] {
+            write_run(tmp2.path(), name, &summary(1e6, 2e7, 3.0, 0.01), None);
+            write_config(tmp2.path(), name, &format!("[train]\nseed = {seed}\n"));
+        }
+        let p = run_points(&[tmp2.path().to_path_buf()]).unwrap();
+        assert_eq!(p.len(), 1);
+        assert!((p.se.unwrap()[0] - (1e-4f64 / 2.0).sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn runs_give_total_params_and_drop_ses_unless_all_have_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_run(tmp.path(), "a", &summary(1e6, 2e7, 3.0, 0.01), None);
+        write_run(
+            tmp.path(),
+            "b",
+            r#"{"N": 2e6, "N_total": 5e6, "D": 4e7, "final_val_loss": 2.8, "status": "completed"}"#,
+            None,
+        );
+        let p = run_points_with(&[tmp.path().to_path_buf()], ParamCount::Total).unwrap();
+        assert_eq!(p.n, vec![3e6, 5e6]);
+        assert!(p.se.is_none(), "run b has no SE");
+        write_run(
+            tmp.path(),
+            "c",
+            r#"{"N": 2e6, "D": 4e7, "final_val_loss": 2.8, "status": "completed"}"#,
+            None,
+        );
+        let p = run_points_with(&[tmp.path().to_path_buf()], ParamCount::Total).unwrap();
+        assert_eq!(p.len(), 2);
+        assert!(
+            p.origin.skipped[0].1.contains("`N_total`"),
+            "{:?}",
+            p.origin.skipped
+        );
+    }
+
+    #[test]
+    fn run_table_has_summary_and_config_columns() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, embd, loss) in [("a", 16, 3.0), ("b", 32, 2.7), ("c", 64, 2.5)] {
+            write_run(tmp.path(), name, &summary(1e6, 2e7, loss, 0.01), None);
+            write_config(
+                tmp.path(),
+                name,
+                &format!("[model]\nn_embd = {embd}\n[train]\nlr = 0.003\n"),
+            );
+        }
+        let (t, origin) = run_table(&[tmp.path().to_path_buf()]).unwrap();
+        for col in [
+            "N",
+            "final_val_loss",
+            "final_val_loss_se",
+            "model.n_embd",
+            "train.lr",
+        ] {
+            assert!(t.find(col).is_some(), "{col} in {:?}", t.header());
+        }
+        let pts = crate::data::XyPoints::from_table(
+            &t,
+            "model.n_embd",
+            "final_val_loss",
+            crate::data::XKind::Positive,
+        )
+        .unwrap();
+        assert_eq!(pts.x, vec![16.0, 32.0, 64.0]);
+        assert_eq!(pts.se, Some(vec![0.01; 3]));
+        assert_eq!(origin.sha256.len(), 64);
+        let e = crate::data::XyPoints::from_table(
+            &t,
+            "model.n_layer",
+            "final_val_loss",
+            crate::data::XKind::Positive,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("no column `model.n_layer`") && e.contains("model.n_embd"),
+            "{e}"
+        );
+        // A run lacking a key is named in the error, without a line number.
+        write_run(tmp.path(), "d", &summary(1e6, 2e7, 2.4, 0.01), None);
+        let (t, _) = run_table(&[tmp.path().to_path_buf()]).unwrap();
+        let e = crate::data::XyPoints::from_table(
+            &t,
+            "model.n_embd",
+            "final_val_loss",
+            crate::data::XKind::Positive,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/d: column `model.n_embd`: `(empty)` is not a number"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn runs_read_curves_from_metrics() {
         let tmp = tempfile::tempdir().unwrap();
