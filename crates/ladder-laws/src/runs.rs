@@ -215,7 +215,9 @@ fn ignored_for_replicates(key: &str) -> bool {
 /// SE_j their eval standard errors): s² estimates seed-to-seed plus eval variance, and cannot
 /// honestly be smaller than the eval variance it contains; with one run, SE is its eval SE.
 fn merge_replicates(runs: Vec<(RunPoint, BTreeMap<String, Cell>)>) -> Vec<RunPoint> {
-    let mut groups: Vec<(Vec<RunPoint>, Vec<(String, Cell)>)> = Vec::new();
+    // Each group: its runs and the config keys they share.
+    type Group = (Vec<RunPoint>, Vec<(String, Cell)>);
+    let mut groups: Vec<Group> = Vec::new();
     for (p, config) in runs {
         let key: Vec<(String, Cell)> = config
             .into_iter()
