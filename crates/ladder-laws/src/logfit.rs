@@ -257,9 +257,7 @@ where
         data,
         f: &objective,
     };
-    // Weighted fits mix residual scales, and their Huber kinks stall the line search at minima
-    // resolved to f's precision: count those as converged. Unweighted fits keep the SciPy rule.
-    let lbfgs = opts.lbfgs.with_accept_resolved(noise.is_some());
+    let lbfgs = opts.lbfgs;
     let found = best_start(&obj, starts, &lbfgs);
     let s = match found {
         Some(s) if s.converged > 0 => s,

@@ -10,10 +10,12 @@
 //!
 //! Stopping rules follow SciPy's L-BFGS-B so results are comparable with the reference script:
 //! converged when `max|g| <= gtol` or when one iteration lowers `f` by at most
-//! `ftol·max(|f_prev|, |f|, 1)`. With [`LbfgsOptions::with_accept_resolved`] also when no step
-//! lowers `f` although the quasi-Newton model promised a decrease below f's own rounding error
-//! (1000 ulps of f): the minimum is then resolved as far as f can tell, which SciPy reports as an
-//! abnormal line-search stop (off by default, so unweighted fits stay comparable with SciPy).
+//! `ftol·max(|f_prev|, |f|, 1)`; and (unless [`LbfgsOptions::with_accept_resolved`] turns it off)
+//! when no step lowers `f` although the quasi-Newton model promised a decrease below f's own
+//! rounding error (1000 ulps of f): the minimum is then resolved as far as f can tell. SciPy
+//! reports that as an abnormal line-search stop; counting it as a failure made ordinary power-law
+//! fits (40 points, 0.5–5 % noise, max|g| ≈ 3e-8 at the stall) refuse with "did not converge" and
+//! silently dropped such bootstrap replicates.
 
 use crate::error::{Error, Result};
 
@@ -90,7 +92,7 @@ impl Default for LbfgsOptions {
             // The objective is ~1e-3 and its gradient ~1 on real data: 1e-10 is "at the minimum".
             gtol: 1e-10,
             ftol: 1e-15,
-            accept_resolved: false,
+            accept_resolved: true,
         }
     }
 }
@@ -144,8 +146,8 @@ impl LbfgsOptions {
         self.ftol = t;
         Ok(self)
     }
-    /// Also count as converged a line-search stall where the promised decrease is below the
-    /// rounding error of f (module docs).
+    /// Count as converged a line-search stall where the promised decrease is below the rounding
+    /// error of f (module docs; on by default, off gives SciPy's strict rule).
     pub fn with_accept_resolved(mut self, on: bool) -> Self {
         self.accept_resolved = on;
         self

@@ -63,6 +63,7 @@ fn weighted_power_fit_recovers_the_exponent_better_when_noise_differs() {
         mse_w += (w.param("b").unwrap() + 0.3).powi(2);
         mse_u += (u.param("b").unwrap() + 0.3).powi(2);
     }
+    eprintln!("power b: weighted mse {mse_w:.3e}, unweighted {mse_u:.3e}");
     assert!(
         mse_w < 0.5 * mse_u,
         "weighted mse {mse_w:.3e} vs unweighted {mse_u:.3e}"
@@ -95,6 +96,7 @@ fn weighted_chinchilla_fit_recovers_exponents_better_when_noise_differs() {
             err_u += (u.param(name).unwrap() - t).powi(2);
         }
     }
+    eprintln!("chinchilla alpha, beta: weighted sq. error {err_w:.3e}, unweighted {err_u:.3e}");
     assert!(
         err_w < 0.6 * err_u,
         "weighted {err_w:.3e} vs unweighted {err_u:.3e}"
@@ -126,6 +128,7 @@ fn chi2_is_near_one_under_the_stated_noise_and_large_for_another_law() {
     }
     let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
     // E[χ²/dof] = 1 with sd sqrt(2/58)/sqrt(10) ≈ 0.06 over ten sets (Huber adds a little).
+    eprintln!("chi2/dof under the stated noise: mean {mean:.3} over 10 sets");
     assert!((0.8..1.25).contains(&mean), "mean chi2/dof {mean}");
     // Data from a power law with a floor, fitted by a pure power law: misfit far beyond 1 %.
     let (x, _) = power_data(&sigma, 0);
@@ -137,6 +140,7 @@ fn chi2_is_near_one_under_the_stated_noise_and_large_for_another_law() {
     let se = se_of(&y, &sigma);
     let f = power::fit(&xy(x, y, Some(se)), &opts).unwrap();
     let c = f.residuals.chi2_dof.unwrap();
+    eprintln!("chi2/dof of a pure power law on data with a floor: {c:.1}");
     assert!(c > 20.0, "chi2/dof {c}");
     assert_eq!(f.residuals.noise_consistent, Some(false));
     let table = ladder_laws::report::fit_table(&f);
@@ -165,6 +169,9 @@ fn noise_bootstrap_follows_the_stated_noise() {
     let m = ln_x.iter().sum::<f64>() / 30.0;
     let sxx: f64 = ln_x.iter().map(|v| (v - m).powi(2)).sum();
     let expected = 2.0 * 1.96 * 0.001 / sxx.sqrt();
+    eprintln!(
+        "noise bootstrap width of b: {w1:.3e} (least squares {expected:.3e}), x10 noise {w10:.3e}"
+    );
     assert!(
         (w1 / expected - 1.0).abs() < 0.35,
         "width {w1:.3e}, expected {expected:.3e}"
