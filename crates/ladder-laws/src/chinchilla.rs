@@ -5,7 +5,8 @@
 //! Hoffmann grid (a, b ∈ {0, 5, …, 25}, e ∈ {−1, −0.5, …, 1}, α, β ∈ {0, 0.5, …, 2}; 4500 starts)
 //! and keep the lowest objective among the starts that converged. The weights wᵢ are 1 for the fit
 //! and the multiplicities of a bootstrap resample for its refits (equal to refitting the resampled
-//! list, but only the distinct points are visited).
+//! list, but only the distinct points are visited). With per-point standard errors each residual
+//! is also scaled by its noise ([`crate::noise`]); the fit and bootstrap are [`crate::logfit`]'s.
 
 use crate::allocation;
 use crate::bootstrap::Draw;

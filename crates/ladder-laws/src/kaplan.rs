@@ -4,7 +4,8 @@
 //! The joint form is fitted in log space with θ = (ln Nc, αN, ln Dc, αD):
 //! `ln L = αD·LSE((αN/αD)(ln Nc − ln N), ln Dc − ln D)`, Huber_δ on the log residuals, L-BFGS from
 //! a grid of 144 starts (Nc, Dc ∈ {1e9, 1e12, 1e15}, αN, αD ∈ {0.05, 0.1, 0.3, 0.6}). A one-variable
-//! form is a line in log space, `ln L = αX·ln Xc − αX·ln X`, fitted from least squares.
+//! form is a line in log space, `ln L = αX·ln Xc − αX·ln X`, fitted from least squares. Both go
+//! through [`crate::logfit`], so they weight by the points' standard errors when known.
 
 use crate::chinchilla::{run_noise, LogPoints};
 use crate::common::{check_count, check_varies, log_fit_file, put_param_spreads};

@@ -1,5 +1,6 @@
 //! Power-law trends `y = a·x^b` and `y = a·x^b + c` (DESIGN §4 "Trends"), fitted like the
-//! Chinchilla law: Huber_δ on log residuals, L-BFGS, pairs bootstrap refitting from the best point.
+//! Chinchilla law through [`crate::logfit`]: Huber_δ on (SE-weighted) log residuals, L-BFGS, and
+//! the bootstrap of [`crate::bootstrap`] refitting from the best point.
 //!
 //! Without offset the model is linear in log space, `ln y = ln a + b·ln x`, so the fit starts
 //! from the least-squares line and needs one start. With offset, `ln y = LSE(ln a + b·ln x, ln c)`
@@ -93,8 +94,8 @@ pub(crate) fn xy_noise(points: &XyPoints) -> (Option<Noise>, Vec<f64>) {
 /// point by its standard error when the points carry them.
 pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
     const LAW: &str = "power";
-    let k = if opts.offset { 3 } else { 2 };
-    check_count(LAW, points.x.len(), k)?;
+    let n_params = if opts.offset { 3 } else { 2 };
+    check_count(LAW, points.x.len(), n_params)?;
     check_varies(
         LAW,
         &points.x,
