@@ -5,18 +5,19 @@
 //! Hoffmann grid (a, b ∈ {0, 5, …, 25}, e ∈ {−1, −0.5, …, 1}, α, β ∈ {0, 0.5, …, 2}; 4500 starts)
 //! and keep the lowest objective among the starts that converged. The weights wᵢ are 1 for the fit
 //! and the multiplicities of a bootstrap resample for its refits (equal to refitting the resampled
-//! list, but only the distinct points are visited).
-
-use rayon::prelude::*;
+//! list, but only the distinct points are visited). With per-point standard errors each residual
+//! is also scaled by its noise ([`crate::noise`]); the fit and bootstrap are [`crate::logfit`]'s.
 
 use crate::allocation;
-use crate::bootstrap::{replicate_rng, resample_counts};
-use crate::common::{check_count, check_varies, column, data_info, put_spread, residual_stats};
+use crate::bootstrap::Draw;
+use crate::common::{check_count, check_varies, log_fit_file, put_param_spreads, put_spread};
 use crate::data::RunPoints;
-use crate::error::{Error, Result};
-use crate::fitfile::{Budget, Derived, FitFile, FitInfo, Named, Samples, FIT_FILE_VERSION};
+use crate::error::Result;
+use crate::fitfile::{Budget, Derived, FitFile, Named};
+use crate::logfit::{best_start, fit_log, LogData, Model};
+use crate::noise::Noise;
 use crate::options::FitOptions;
-use crate::solver::{minimize, LbfgsOptions, Minimum, Objective};
+use crate::solver::{LbfgsOptions, Minimum, Objective};
 use crate::stats::huber;
 
 /// Internal parameter order: `[a, b, e, alpha, beta]` with A = e^a, B = e^b, E = e^e.
@@ -33,6 +34,8 @@ pub struct LogPoints {
     pub ln_l: Vec<f64>,
     /// Weight (multiplicity) of each point.
     pub w: Vec<f64>,
+    /// Residual multipliers of a weighted fit ([`crate::noise`]); 1 when unweighted.
+    pub k: Vec<f64>,
 }
 
 impl LogPoints {
@@ -43,7 +46,14 @@ impl LogPoints {
             ln_d: d.iter().map(|v| v.ln()).collect(),
             ln_l: loss.iter().map(|v| v.ln()).collect(),
             w: vec![1.0; n.len()],
+            k: vec![1.0; n.len()],
         }
+    }
+
+    /// The same points with residual multipliers `k`.
+    pub fn with_k(mut self, k: Vec<f64>) -> Self {
+        self.k = k;
+        self
     }
 
     /// The resample given by `counts[i]` copies of point `i`, keeping only points with count > 0.
@@ -55,6 +65,7 @@ impl LogPoints {
                 out.ln_d.push(self.ln_d[i]);
                 out.ln_l.push(self.ln_l[i]);
                 out.w.push(c as f64);
+                out.k.push(self.k[i]);
             }
         }
         out
@@ -68,6 +79,38 @@ impl LogPoints {
     /// True when there are no points.
     pub fn is_empty(&self) -> bool {
         self.ln_n.is_empty()
+    }
+}
+
+impl LogData for LogPoints {
+    fn len(&self) -> usize {
+        self.ln_n.len()
+    }
+    fn ln_y(&self) -> &[f64] {
+        &self.ln_l
+    }
+    fn resampled(&self, draw: &Draw) -> Self {
+        match &draw.ln_y {
+            None => self.weighted(&draw.counts),
+            Some(ly) => LogPoints {
+                ln_l: ly.clone(),
+                ..self.clone()
+            }
+            .weighted(&draw.counts),
+        }
+    }
+}
+
+/// The log-space noise of runs with loss standard errors, and their residual multipliers
+/// ([`crate::noise`]); `(None, unit multipliers)` without standard errors.
+pub(crate) fn run_noise(points: &RunPoints) -> (Option<Noise>, Vec<f64>) {
+    match &points.se {
+        Some(se) => {
+            let noise = Noise::new(&points.loss, se);
+            let k = noise.weights();
+            (Some(noise), k)
+        }
+        None => (None, vec![1.0; points.len()]),
     }
 }
 
@@ -92,7 +135,13 @@ impl Objective<5> for ChinchillaObjective<'_> {
         let (mut f, mut g0, mut g1, mut g2, mut g3, mut g4) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         let pts = self.pts;
         let n = pts.len();
-        let (ln_n, ln_d, ln_l, w) = (&pts.ln_n[..n], &pts.ln_d[..n], &pts.ln_l[..n], &pts.w[..n]);
+        let (ln_n, ln_d, ln_l, w, k) = (
+            &pts.ln_n[..n],
+            &pts.ln_d[..n],
+            &pts.ln_l[..n],
+            &pts.w[..n],
+            &pts.k[..n],
+        );
         for i in 0..n {
             // LSE(t0, t1, e) = ln(u0 + u1 + E) with u0 = A N^−α, u1 = B D^−β. Computing the
             // exponentials directly (no max-shift) saves one exp per point; overflow or underflow
@@ -100,10 +149,10 @@ impl Objective<5> for ChinchillaObjective<'_> {
             let u0 = (a - al * ln_n[i]).exp();
             let u1 = (b - be * ln_d[i]).exp();
             let s = u0 + u1 + big_e;
-            let r = s.ln() - ln_l[i];
+            let r = k[i] * (s.ln() - ln_l[i]);
             f += w[i] * huber(r, delta);
-            // d/dθ Huber(r) = ψ(r)·d lse/dθ, with d lse/da = u0/s, d lse/dα = −ln N·u0/s, …
-            let q = w[i] * r.clamp(-delta, delta) / s;
+            // d/dθ Huber(r) = k·ψ(r)·d lse/dθ, with d lse/da = u0/s, d lse/dα = −ln N·u0/s, …
+            let q = w[i] * k[i] * r.clamp(-delta, delta) / s;
             let q0 = q * u0;
             let q1 = q * u1;
             g0 += q0;
@@ -173,27 +222,14 @@ pub fn multi_start(
     starts: &[Theta],
     opts: &LbfgsOptions,
 ) -> Option<MultiStart> {
-    let obj = ChinchillaObjective::new(pts, delta);
-    let runs: Vec<Minimum<5>> = starts
-        .par_iter()
-        .map(|x0| minimize(&obj, *x0, opts))
-        .collect();
-    let converged = runs.iter().filter(|r| r.stop.converged()).count();
-    let pick = |need_converged: bool| {
-        runs.iter()
-            .enumerate()
-            .filter(|(_, r)| r.value.is_finite() && (!need_converged || r.stop.converged()))
-            .min_by(|x, y| x.1.value.total_cmp(&y.1.value).then(x.0.cmp(&y.0)))
-            .map(|(i, r)| (i, *r))
-    };
-    let (best_start, best) = pick(true).or_else(|| pick(false))?;
+    let s = best_start(&ChinchillaObjective::new(pts, delta), starts, opts)?;
     Some(MultiStart {
-        best,
-        best_start,
+        best: s.best,
+        best_start: s.best_start,
         starts: starts.len(),
-        converged,
-        iters: runs.iter().map(|r| r.iters).sum(),
-        evals: runs.iter().map(|r| r.evals).sum(),
+        converged: s.converged,
+        iters: s.iters,
+        evals: s.evals,
     })
 }
 
@@ -219,7 +255,8 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
         "B and beta cannot be separated from E",
         "add runs with other token counts",
     )?;
-    let pts = LogPoints::new(&points.n, &points.d, &points.loss);
+    let (noise, k) = run_noise(points);
+    let pts = LogPoints::new(&points.n, &points.d, &points.loss).with_k(k);
     let grid;
     let starts: &[Theta] = match &opts.starts {
         Some(s) => s,
@@ -228,84 +265,39 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
             &grid
         }
     };
-    let ms = multi_start(&pts, opts.delta, starts, &opts.lbfgs);
-    let ms = match ms {
-        Some(ms) if ms.converged > 0 => ms,
-        other => {
-            let (best, params) = other.map_or((f64::NAN, [f64::NAN; 5]), |m| {
-                (m.best.value, natural(&m.best.params))
-            });
-            return Err(Error::NotConverged {
-                law: LAW,
-                starts: starts.len(),
-                converged: 0,
-                best,
-                params: PARAMS.iter().map(|s| s.to_string()).zip(params).collect(),
-            });
-        }
+    let nat = |t: &Theta| natural(t).to_vec();
+    let fitted = |t: &Theta, d: &LogPoints| {
+        let p = natural(t);
+        (0..d.len())
+            .map(|i| predict(&p, d.ln_n[i].exp(), d.ln_d[i].exp()).ln())
+            .collect()
     };
-    let theta = ms.best.params;
-    let p = natural(&theta);
-
-    // Bootstrap: replicate b resamples the points with its own random stream and refits from
-    // the best point; replicates whose refit did not converge are dropped.
-    let replicates: Vec<Option<[f64; 5]>> = (0..opts.bootstrap as u64)
-        .into_par_iter()
-        .map(|b| {
-            let counts = resample_counts(pts.len(), &mut replicate_rng(opts.seed, b));
-            let sub = pts.weighted(&counts);
-            let r = minimize(
-                &ChinchillaObjective::new(&sub, opts.delta),
-                theta,
-                &opts.lbfgs,
-            );
-            (r.stop.converged() && r.value.is_finite()).then(|| natural(&r.params))
-        })
-        .collect();
-    let samples: Vec<Vec<f64>> = replicates
-        .into_iter()
-        .flatten()
-        .map(|s| s.to_vec())
-        .collect();
-
-    let mut f = FitFile {
-        law: LAW.to_string(),
-        params: Named(PARAMS.iter().map(|s| s.to_string()).zip(p).collect()),
-        ci95: Named::new(),
-        stderr: Named::new(),
-        derived: Derived::default(),
-        fit: FitInfo {
-            objective: "huber".to_string(),
-            delta: Some(opts.delta),
-            best: ms.best.value,
-            starts: ms.starts,
-            converged: ms.converged,
-            bootstrap: opts.bootstrap,
-            seed: opts.seed,
-            bootstrap_used: samples.len(),
-            resample: "points".to_string(),
-            stop: ms.best.stop.to_string(),
-        },
-        data: data_info(&points.origin, points.len()),
-        residuals: residual_stats(
-            &(0..points.len())
-                .map(|i| points.loss[i].ln() - predict(&p, points.n[i], points.d[i]).ln())
-                .collect::<Vec<_>>(),
-        ),
-        samples: Samples {
-            params: PARAMS.iter().map(|s| s.to_string()).collect(),
-            values: samples,
-        },
-        version: FIT_FILE_VERSION,
+    let model = Model {
+        law: LAW,
+        names: &PARAMS,
+        natural: &nat,
+        fitted: &fitted,
     };
-    for (j, name) in PARAMS.iter().enumerate() {
-        put_spread(
-            &mut f.ci95,
-            &mut f.stderr,
-            name,
-            &column(&f.samples.values, j),
-        );
-    }
+    // Bootstrap refits start from the best point (as the SciPy reference does).
+    let lf = fit_log(&model, &pts, noise.as_ref(), starts, opts, |d, p, g| {
+        ChinchillaObjective::new(d, opts.delta).value_grad(p, g)
+    })?;
+    let p = natural(&lf.best.params);
+    let samples: Vec<Vec<f64>> = lf.reps.iter().map(nat).collect();
+    let resid: Vec<f64> = (0..points.len())
+        .map(|i| points.loss[i].ln() - predict(&p, points.n[i], points.d[i]).ln())
+        .collect();
+    let mut f = log_fit_file(
+        LAW,
+        &PARAMS,
+        p.to_vec(),
+        samples,
+        &lf.summary(),
+        opts,
+        &points.origin,
+        &resid,
+    );
+    put_param_spreads(&mut f);
     f.derived = derived(&p, &f.samples.values, &opts.budgets);
     Ok(f)
 }

@@ -4,7 +4,12 @@
 use crate::bootstrap::spread;
 use crate::data::DataSource;
 use crate::error::{Error, Result};
-use crate::fitfile::{DataInfo, Interval, Named, Residuals, Skipped};
+use crate::fitfile::{
+    DataInfo, Derived, FitFile, FitInfo, Interval, Named, Residuals, Samples, Skipped,
+    FIT_FILE_VERSION,
+};
+use crate::logfit::FitSummary;
+use crate::options::FitOptions;
 
 /// Refuses fewer than `params + 1` points: with no more points than parameters nothing is left
 /// to estimate the noise from, and bootstrap replicates become degenerate.
@@ -62,6 +67,72 @@ pub(crate) fn residual_stats(r: &[f64]) -> Residuals {
     Residuals {
         rmse_log: (r.iter().map(|x| x * x).sum::<f64>() / n).sqrt(),
         max_abs_log: r.iter().fold(0.0f64, |m, x| m.max(x.abs())),
+        chi2: None,
+        dof: None,
+        chi2_dof: None,
+        noise_consistent: None,
+    }
+}
+
+/// The fit.json of a log-space fit: parameters `names` = `est`, replicate rows `samples`, settings,
+/// data and residuals (with χ² for weighted fits). Intervals are added by [`put_param_spreads`]
+/// (or by the law itself when a parameter needs its own rule).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn log_fit_file(
+    law: &str,
+    names: &[&str],
+    est: Vec<f64>,
+    samples: Vec<Vec<f64>>,
+    lf: &FitSummary,
+    opts: &FitOptions,
+    origin: &DataSource,
+    resid: &[f64],
+) -> FitFile {
+    let mut residuals = residual_stats(resid);
+    if let Some(c) = lf.chi2 {
+        residuals.chi2 = Some(c.chi2);
+        residuals.dof = Some(c.dof);
+        residuals.chi2_dof = Some(c.chi2_dof);
+        residuals.noise_consistent = Some(c.consistent);
+    }
+    FitFile {
+        law: law.to_string(),
+        params: Named(names.iter().map(|s| s.to_string()).zip(est).collect()),
+        ci95: Named::new(),
+        stderr: Named::new(),
+        derived: Derived::default(),
+        fit: FitInfo {
+            objective: "huber".to_string(),
+            delta: Some(opts.delta),
+            best: lf.best,
+            starts: lf.starts,
+            converged: lf.converged,
+            bootstrap: opts.bootstrap,
+            seed: opts.seed,
+            bootstrap_used: samples.len(),
+            resample: lf.scheme.to_string(),
+            stop: lf.stop.clone(),
+            weighted: lf.chi2.is_some(),
+        },
+        data: data_info(origin, resid.len()),
+        residuals,
+        samples: Samples {
+            params: names.iter().map(|s| s.to_string()).collect(),
+            values: samples,
+        },
+        version: FIT_FILE_VERSION,
+    }
+}
+
+/// Interval and standard error of every parameter from the replicate rows.
+pub(crate) fn put_param_spreads(f: &mut FitFile) {
+    for (j, name) in f.samples.params.iter().enumerate() {
+        put_spread(
+            &mut f.ci95,
+            &mut f.stderr,
+            name,
+            &column(&f.samples.values, j),
+        );
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+pub use crate::options::ParamCount;
 
 /// Where a data set came from; becomes `data` in fit.json.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +28,8 @@ pub struct CsvTable {
     header: Vec<String>,
     rows: Vec<(u64, Vec<String>)>,
     sha256: String,
+    /// For a table of run directories: each row's run, named in messages instead of a line.
+    row_paths: Option<Vec<PathBuf>>,
 }
 
 impl CsvTable {
@@ -98,7 +101,34 @@ impl CsvTable {
             header,
             rows,
             sha256,
+            row_paths: None,
         })
+    }
+
+    /// A table of run directories: one row per run (`runs[i]` names row i in messages), the given
+    /// header, cells as text (empty where a run lacks the key). `path` names the whole input.
+    pub fn from_runs(
+        path: &Path,
+        header: Vec<String>,
+        rows: Vec<(PathBuf, Vec<String>)>,
+        sha256: String,
+    ) -> Self {
+        let (row_paths, cells): (Vec<PathBuf>, Vec<Vec<String>>) = rows.into_iter().unzip();
+        CsvTable {
+            path: path.to_path_buf(),
+            header,
+            rows: cells.into_iter().map(|c| (0, c)).collect(),
+            sha256,
+            row_paths: Some(row_paths),
+        }
+    }
+
+    /// Where row `i` came from, for messages: (file or run directory, 1-based line or 0).
+    fn place(&self, i: usize) -> (PathBuf, u64) {
+        match &self.row_paths {
+            Some(p) => (p[i].clone(), 0),
+            None => (self.path.clone(), self.rows[i].0),
+        }
     }
 
     /// Header names in file order.
@@ -161,9 +191,28 @@ impl CsvTable {
         let v = self.numbers(j)?;
         for (i, &x) in v.iter().enumerate() {
             if !(x > 0.0 && x.is_finite()) {
+                let (path, line) = self.place(i);
                 return Err(Error::NotPositive {
-                    source_name: self.path.display().to_string(),
-                    line: self.rows[i].0,
+                    source_name: path.display().to_string(),
+                    line,
+                    column: self.header[j].clone(),
+                    value: x,
+                });
+            }
+        }
+        Ok(v)
+    }
+
+    /// Column `j` as standard errors: numbers, each finite and > 0 (a zero SE would give the
+    /// point infinite weight).
+    pub fn standard_errors(&self, j: usize) -> Result<Vec<f64>> {
+        let v = self.numbers(j)?;
+        for (i, &x) in v.iter().enumerate() {
+            if !(x > 0.0 && x.is_finite()) {
+                let (path, line) = self.place(i);
+                return Err(Error::BadStandardError {
+                    source_name: path.display().to_string(),
+                    line,
                     column: self.header[j].clone(),
                     value: x,
                 });
@@ -177,9 +226,10 @@ impl CsvTable {
         let v = self.numbers(j)?;
         for (i, &x) in v.iter().enumerate() {
             if !x.is_finite() {
+                let (path, line) = self.place(i);
                 return Err(Error::NotFinite {
-                    source_name: self.path.display().to_string(),
-                    line: self.rows[i].0,
+                    source_name: path.display().to_string(),
+                    line,
                     column: self.header[j].clone(),
                     value: x,
                 });
@@ -193,11 +243,11 @@ impl CsvTable {
     pub fn times(&self, j: usize) -> Result<(Vec<f64>, bool)> {
         let mut out = Vec::with_capacity(self.rows.len());
         let mut any_date = false;
-        for (line, cells) in &self.rows {
+        for (i, (_, cells)) in self.rows.iter().enumerate() {
             let cell = cells[j].as_str();
             let bad = || Error::BadDate {
-                path: self.path.clone(),
-                line: *line,
+                path: self.place(i).0,
+                line: self.place(i).1,
                 column: self.header[j].clone(),
                 value: cell.to_string(),
             };
@@ -217,11 +267,13 @@ impl CsvTable {
     fn numbers(&self, j: usize) -> Result<Vec<f64>> {
         self.rows
             .iter()
-            .map(|(line, cells)| {
+            .enumerate()
+            .map(|(i, (_, cells))| {
                 let cell = cells[j].as_str();
+                let (path, line) = self.place(i);
                 cell.parse::<f64>().map_err(|_| Error::NotNumeric {
-                    path: self.path.clone(),
-                    line: *line,
+                    path,
+                    line,
                     column: self.header[j].clone(),
                     value: if cell.is_empty() {
                         "(empty)".to_string()
@@ -245,20 +297,42 @@ pub struct RunPoints {
     pub loss: Vec<f64>,
     /// Training compute in FLOPs: the `C` column or summary key when given, else 6·N·D.
     pub c: Vec<f64>,
+    /// Standard error of each loss (CSV `loss_se`, summary.json `final_val_loss_se`, or from
+    /// merged seed replicates); `None` unless every point has one.
+    pub se: Option<Vec<f64>>,
     /// Where they came from.
     pub origin: DataSource,
 }
 
 impl RunPoints {
-    /// Reads `N`, `loss` and `D` (or `C`, then D = C/(6N)) from a CSV; `C` defaults to 6·N·D.
+    /// Reads `N`, `loss` and `D` (or `C`, then D = C/(6N)) from a CSV; `C` defaults to 6·N·D;
+    /// `loss_se` (optional) is each loss's standard error.
     pub fn from_csv(path: &Path) -> Result<Self> {
+        Self::from_csv_with(path, ParamCount::NonEmbedding)
+    }
+
+    /// As [`RunPoints::from_csv`], N read from column `N` or `N_total` as `params` says.
+    pub fn from_csv_with(path: &Path, params: ParamCount) -> Result<Self> {
         let t = CsvTable::read(path)?;
-        Self::from_table(&t, path)
+        Self::from_table_with(&t, path, params)
     }
 
     /// As [`RunPoints::from_csv`] from a table already read.
     pub fn from_table(t: &CsvTable, path: &Path) -> Result<Self> {
-        let j_n = t.require("N", "; N is the number of (non-embedding) parameters")?;
+        Self::from_table_with(t, path, ParamCount::NonEmbedding)
+    }
+
+    /// As [`RunPoints::from_csv_with`] from a table already read.
+    pub fn from_table_with(t: &CsvTable, path: &Path, params: ParamCount) -> Result<Self> {
+        let j_n = match params {
+            ParamCount::NonEmbedding => {
+                t.require("N", "; N is the number of (non-embedding) parameters")?
+            }
+            ParamCount::Total => t.require(
+                "N_total",
+                "; --params total reads N_total (all parameters, embeddings included)",
+            )?,
+        };
         let j_l = t.require("loss", "; loss is the final loss in nats per token")?;
         let n = t.positive(j_n)?;
         let loss = t.positive(j_l)?;
@@ -271,11 +345,16 @@ impl RunPoints {
             }
         };
         let c = c_col.unwrap_or_else(|| n.iter().zip(&d).map(|(n, d)| 6.0 * n * d).collect());
+        let se = t
+            .find("loss_se")
+            .map(|j| t.standard_errors(j))
+            .transpose()?;
         Ok(RunPoints {
             n,
             d,
             loss,
             c,
+            se,
             origin: DataSource {
                 source: path.display().to_string(),
                 sha256: t.sha256().to_string(),
@@ -308,6 +387,8 @@ pub struct XyPoints {
     pub y_name: String,
     /// True when x held ISO dates (then x is in decimal years).
     pub x_is_date: bool,
+    /// Standard error of each y (column `<y>_se`), `None` when absent.
+    pub se: Option<Vec<f64>>,
     /// Where they came from.
     pub origin: DataSource,
 }
@@ -322,9 +403,16 @@ pub enum XKind {
 }
 
 impl XyPoints {
-    /// Reads columns `x` and `y` of a CSV; y must be > 0.
+    /// Reads columns `x` and `y` of a CSV; y must be > 0; column `<y>_se` (optional) holds the
+    /// standard error of each y.
     pub fn from_csv(path: &Path, x: &str, y: &str, kind: XKind) -> Result<Self> {
         let t = CsvTable::read(path)?;
+        Self::from_table(&t, x, y, kind)
+    }
+
+    /// As [`XyPoints::from_csv`] from a table (a CSV, or run directories: [`crate::runs::run_table`]).
+    pub fn from_table(t: &CsvTable, x: &str, y: &str, kind: XKind) -> Result<Self> {
+        let path = t.path.as_path();
         let jx = t.require(x, "; choose the columns with --x and --y")?;
         let jy = t.require(y, "; choose the columns with --x and --y")?;
         let (xv, is_date) = match kind {
@@ -332,12 +420,17 @@ impl XyPoints {
             XKind::Time => t.times(jx)?,
         };
         let yv = t.positive(jy)?;
+        let se = t
+            .find(&format!("{y}_se"))
+            .map(|j| t.standard_errors(j))
+            .transpose()?;
         Ok(XyPoints {
             x: xv,
             y: yv,
             x_name: x.to_string(),
             y_name: y.to_string(),
             x_is_date: is_date,
+            se,
             origin: DataSource {
                 source: path.display().to_string(),
                 sha256: t.sha256().to_string(),
@@ -438,6 +531,34 @@ mod tests {
         assert_eq!(p.d, vec![2e9, 4e9]);
         assert_eq!(p.c[0], 6.0 * 1e8 * 2e9);
         assert_eq!(p.origin.sha256.len(), 64);
+    }
+
+    #[test]
+    fn csv_reads_standard_errors_and_total_params() {
+        let t = table("N,N_total,D,loss,loss_se\n1e8,3e8,2e9,3.1,0.01\n2e8,5e8,4e9,2.9,0.02\n")
+            .unwrap();
+        let p = RunPoints::from_table(&t, Path::new("t.csv")).unwrap();
+        assert_eq!(p.se, Some(vec![0.01, 0.02]));
+        let p = RunPoints::from_table_with(&t, Path::new("t.csv"), ParamCount::Total).unwrap();
+        assert_eq!(p.n, vec![3e8, 5e8]);
+        for bad in ["0", "-0.1", "NaN", "inf"] {
+            let t = table(&format!(
+                "N,D,loss,loss_se\n1e8,2e9,3.1,0.01\n2e8,4e9,2.9,{bad}\n"
+            ))
+            .unwrap();
+            let e = RunPoints::from_table(&t, Path::new("t.csv"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("line 3, column `loss_se`: standard error") && e.contains("> 0"),
+                "{bad}: {e}"
+            );
+        }
+        let t = table("N,D,loss\n1e8,2e9,3.1\n").unwrap();
+        let e = RunPoints::from_table_with(&t, Path::new("t.csv"), ParamCount::Total)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column `N_total`"), "{e}");
     }
 
     #[test]

@@ -8,13 +8,13 @@
 //! `r ↦ ln 2 / r` (the same as T's own percentiles when r stays > 0; unbounded when r's interval
 //! reaches 0, i.e. growth is not established).
 
-use crate::common::{check_count, check_varies, column, data_info, put_spread, residual_stats};
+use crate::common::{check_count, check_varies, column, log_fit_file, put_spread};
 use crate::data::XyPoints;
 use crate::error::Result;
-use crate::fitfile::{Derived, FitFile, FitInfo, Interval, Named, Samples, FIT_FILE_VERSION};
+use crate::fitfile::{FitFile, Interval};
+use crate::logfit::{fit_line, LogXy};
 use crate::options::FitOptions;
-use crate::power::{not_converged, pairs_bootstrap, LinearObjective, LogXy};
-use crate::solver::minimize;
+use crate::power::xy_noise;
 use crate::stats::{interval95, std_dev};
 
 /// Parameter names in fit.json order.
@@ -37,39 +37,18 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
         "use data from more than one time",
     )?;
     let t0 = points.x.iter().sum::<f64>() / points.x.len() as f64;
+    let (noise, k) = xy_noise(points);
     let pts = LogXy::new(
         points.x.iter().map(|t| t - t0).collect(),
         points.y.iter().map(|y| y.ln()).collect(),
-    );
+    )
+    .with_k(k);
     let ln2 = std::f64::consts::LN_2;
     let nat = |th: &[f64; 2]| vec![th[0].exp(), t0, ln2 / th[1]];
-    let start = pts.ols().map_or([0.0, 0.0], |(c, s)| [c, s]);
-    let obj = LinearObjective {
-        pts: &pts,
-        delta: opts.delta,
-    };
-    let m = minimize(&obj, start, &opts.lbfgs);
-    if !m.stop.converged() {
-        return Err(not_converged(
-            LAW,
-            1,
-            &PARAMS,
-            Some((m.value, nat(&m.params))),
-        ));
-    }
+    let lf = fit_line(LAW, &PARAMS, &nat, &pts, noise.as_ref(), opts)?;
     // Replicates keep (y0, t0, r): r, not T, is the smooth quantity; T = ln 2/r is taken after.
-    let reps = pairs_bootstrap(pts.len(), opts, |counts| {
-        let sub = pts.weighted(counts);
-        let o = LinearObjective {
-            pts: &sub,
-            delta: opts.delta,
-        };
-        let r = minimize(&o, m.params, &opts.lbfgs);
-        r.stop
-            .converged()
-            .then(|| vec![r.params[0].exp(), t0, r.params[1]])
-    });
-    let est = nat(&m.params);
+    let reps: Vec<Vec<f64>> = lf.reps.iter().map(|r| vec![r[0].exp(), t0, r[1]]).collect();
+    let est = nat(&lf.best.params);
     let resid: Vec<f64> = (0..points.x.len())
         .map(|i| points.y[i].ln() - predict(&est, points.x[i]).ln())
         .collect();
@@ -80,38 +59,17 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
         .filter(|r| r[2] != 0.0)
         .map(|r| vec![r[0], r[1], ln2 / r[2]])
         .collect();
-    let mut f = FitFile {
-        law: LAW.to_string(),
-        params: Named(
-            PARAMS
-                .iter()
-                .map(|s| s.to_string())
-                .zip(est.clone())
-                .collect(),
-        ),
-        ci95: Named::new(),
-        stderr: Named::new(),
-        derived: Derived::default(),
-        fit: FitInfo {
-            objective: "huber".to_string(),
-            delta: Some(opts.delta),
-            best: m.value,
-            starts: 1,
-            converged: 1,
-            bootstrap: opts.bootstrap,
-            seed: opts.seed,
-            bootstrap_used: samples.len(),
-            resample: "points".to_string(),
-            stop: m.stop.to_string(),
-        },
-        data: data_info(&points.origin, points.x.len()),
-        residuals: residual_stats(&resid),
-        samples: Samples {
-            params: PARAMS.iter().map(|s| s.to_string()).collect(),
-            values: samples,
-        },
-        version: FIT_FILE_VERSION,
-    };
+    let m = lf.best;
+    let mut f = log_fit_file(
+        LAW,
+        &PARAMS,
+        est,
+        samples,
+        &lf.summary(),
+        opts,
+        &points.origin,
+        &resid,
+    );
     f.data.x = Some(points.x_name.clone());
     f.data.y = Some(points.y_name.clone());
     f.data.x_is_date = points.x_is_date;
@@ -156,6 +114,7 @@ mod tests {
             x_name: "date".into(),
             y_name: "horizon".into(),
             x_is_date: true,
+            se: None,
             origin: DataSource {
                 source: "synthetic".into(),
                 sha256: String::new(),

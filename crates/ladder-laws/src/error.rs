@@ -3,6 +3,15 @@
 
 use std::path::PathBuf;
 
+/// "line N, " for a file line, nothing for line 0 (a run directory, which has no lines).
+fn at(line: u64) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!("line {line}, ")
+    }
+}
+
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -62,7 +71,7 @@ pub enum Error {
         hint: String,
     },
     /// A cell that must hold a number does not parse as one.
-    #[error("{}: line {line}, column `{column}`: `{value}` is not a number", .path.display())]
+    #[error("{}: {}column `{column}`: `{value}` is not a number", .path.display(), at(*.line))]
     NotNumeric {
         /// The CSV file.
         path: PathBuf,
@@ -74,7 +83,7 @@ pub enum Error {
         value: String,
     },
     /// A cell that must hold a date or decimal year holds neither.
-    #[error("{}: line {line}, column `{column}`: `{value}` is neither a date YYYY-MM-DD nor a decimal year", .path.display())]
+    #[error("{}: {}column `{column}`: `{value}` is neither a date YYYY-MM-DD nor a decimal year", .path.display(), at(*.line))]
     BadDate {
         /// The CSV file.
         path: PathBuf,
@@ -86,7 +95,7 @@ pub enum Error {
         value: String,
     },
     /// A value that must be finite and > 0 (N, D, C, loss, x and y of power laws) is not.
-    #[error("{source_name}: line {line}, column `{column}`: {value} must be finite and > 0 (the fit works in log space)")]
+    #[error("{source_name}: {}column `{column}`: {value} must be finite and > 0 (the fit works in log space)", at(*.line))]
     NotPositive {
         /// File (or run directory) the value came from.
         source_name: String,
@@ -97,8 +106,20 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
+    /// A standard error that is not finite and > 0.
+    #[error("{source_name}: {}column `{column}`: standard error {value} must be finite and > 0 (drop the column for an unweighted fit)", at(*.line))]
+    BadStandardError {
+        /// File the value came from.
+        source_name: String,
+        /// 1-based line in the file.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The offending value.
+        value: f64,
+    },
     /// A value that must be finite is not.
-    #[error("{source_name}: line {line}, column `{column}`: {value} is not finite")]
+    #[error("{source_name}: {}column `{column}`: {value} is not finite", at(*.line))]
     NotFinite {
         /// File the value came from.
         source_name: String,

@@ -219,6 +219,10 @@ pub struct FitInfo {
     pub resample: String,
     /// Why the best start stopped.
     pub stop: String,
+    /// True when each point's residual was weighted by its standard error (absent in files
+    /// written before weighted fits: false).
+    #[serde(default)]
+    pub weighted: bool,
 }
 
 /// Where the data came from.
@@ -261,6 +265,19 @@ pub struct Residuals {
     pub rmse_log: f64,
     /// Largest absolute value.
     pub max_abs_log: f64,
+    /// Σ (r_i/σ_i)² against the points' measured noise σ_i = SE_i/y_i (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi2: Option<f64>,
+    /// Degrees of freedom: points − parameters (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dof: Option<usize>,
+    /// χ²/dof: ≈ 1 when the law fits to within the noise (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi2_dof: Option<f64>,
+    /// χ² below the 99th percentile of χ²(dof): the residuals are consistent with the measured
+    /// noise; false flags a law that misfits beyond it (weighted fits only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_consistent: Option<bool>,
 }
 
 /// Bootstrap replicates of the parameters, one row per kept replicate, columns in `params` order.
@@ -464,6 +481,31 @@ mod tests {
             .ci95
             .is_some_and(|[lo, hi]| lo.is_finite() && hi.is_finite()));
         assert_eq!(back.param("E"), f.param("E"));
+    }
+
+    #[test]
+    fn fit_files_without_weighting_fields_still_load() {
+        // A fit.json written before weighted fits: no `fit.weighted`, no χ² residual fields.
+        let runs = crate::synth::chinchilla_points(
+            &[2.0, 60.0, 80.0, 0.33, 0.3],
+            12,
+            (1e5, 1e7),
+            (5.0, 50.0),
+            0.01,
+            1,
+        );
+        let opts = crate::FitOptions::default()
+            .with_bootstrap(3)
+            .unwrap()
+            .with_starts(vec![[4.0, 4.4, 0.7, 0.33, 0.3]])
+            .unwrap();
+        let f = crate::chinchilla::fit(&runs, &opts).unwrap();
+        let text = f.to_json();
+        let old = text.replace(",\n    \"weighted\": false", "");
+        assert!(!old.contains("weighted") && !old.contains("chi2"), "{old}");
+        let back = FitFile::from_json(Path::new("old.json"), &old).unwrap();
+        assert!(!back.fit.weighted && back.residuals.chi2_dof.is_none());
+        assert_eq!(back.params, f.params);
     }
 
     #[test]

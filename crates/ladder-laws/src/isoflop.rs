@@ -315,6 +315,7 @@ pub(crate) fn assemble_power(
             bootstrap_used: samples.len(),
             resample: resample.to_string(),
             stop: String::new(),
+            weighted: false,
         },
         data: data_info(
             &crate::data::DataSource {

@@ -4,15 +4,18 @@
 //! The joint form is fitted in log space with θ = (ln Nc, αN, ln Dc, αD):
 //! `ln L = αD·LSE((αN/αD)(ln Nc − ln N), ln Dc − ln D)`, Huber_δ on the log residuals, L-BFGS from
 //! a grid of 144 starts (Nc, Dc ∈ {1e9, 1e12, 1e15}, αN, αD ∈ {0.05, 0.1, 0.3, 0.6}). A one-variable
-//! form is a line in log space, `ln L = αX·ln Xc − αX·ln X`, fitted from least squares.
+//! form is a line in log space, `ln L = αX·ln Xc − αX·ln X`, fitted from least squares. Both go
+//! through [`crate::logfit`], so they weight by the points' standard errors when known.
 
-use crate::common::{check_count, check_varies, column, data_info, put_spread, residual_stats};
+use crate::chinchilla::{run_noise, LogPoints};
+use crate::common::{check_count, check_varies, log_fit_file, put_param_spreads};
 use crate::data::{RunPoints, XyPoints};
 use crate::error::Result;
-use crate::fitfile::{Derived, FitFile, FitInfo, Named, Samples, FIT_FILE_VERSION};
+use crate::fitfile::FitFile;
+use crate::logfit::{fit_line, fit_log, LogXy, Model};
 use crate::options::FitOptions;
-use crate::power::{best_of, not_converged, pairs_bootstrap, LinearObjective, LogXy};
-use crate::solver::{minimize, Objective};
+use crate::power::xy_noise;
+use crate::solver::Objective;
 use crate::stats::huber;
 
 /// Parameter names of the joint form, in fit.json order.
@@ -29,11 +32,17 @@ pub fn predict_single(p: &[f64], x: f64) -> f64 {
 }
 
 struct Joint<'a> {
-    ln_n: &'a [f64],
-    ln_d: &'a [f64],
-    ln_l: &'a [f64],
-    w: &'a [f64],
+    pts: &'a LogPoints,
     delta: f64,
+}
+
+/// `ln L` of the joint form at point i for θ = (ln Nc, αN, ln Dc, αD).
+fn ln_joint(p: &[f64; 4], ln_n: f64, ln_d: f64) -> f64 {
+    let [lnc, an, ldc, ad] = *p;
+    let u = an / ad * (lnc - ln_n);
+    let v = ldc - ln_d;
+    let m = u.max(v);
+    ad * (m + ((u - m).exp() + (v - m).exp()).ln())
 }
 
 impl Objective<4> for Joint<'_> {
@@ -46,17 +55,19 @@ impl Objective<4> for Joint<'_> {
         }
         let ratio = an / ad;
         let (mut f, mut g0, mut g1, mut g2, mut g3) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for i in 0..self.ln_n.len() {
-            let h = lnc - self.ln_n[i];
+        let pts = self.pts;
+        for i in 0..pts.len() {
+            let h = lnc - pts.ln_n[i];
             let u = ratio * h;
-            let v = ldc - self.ln_d[i];
+            let v = ldc - pts.ln_d[i];
             let m = u.max(v);
             let (eu, ev) = ((u - m).exp(), (v - m).exp());
             let s = m + (eu + ev).ln();
             let wu = eu / (eu + ev);
-            let r = ad * s - self.ln_l[i];
-            f += self.w[i] * huber(r, self.delta);
-            let q = self.w[i] * r.clamp(-self.delta, self.delta);
+            let k = pts.k[i];
+            let r = k * (ad * s - pts.ln_l[i]);
+            f += pts.w[i] * huber(r, self.delta);
+            let q = pts.w[i] * k * r.clamp(-self.delta, self.delta);
             // d(αD·s)/d ln Nc = αN·wu; /dαN = wu·h; /d ln Dc = αD·(1 − wu); /dαD = s − wu·u.
             g0 += q * an * wu;
             g1 += q * wu * h;
@@ -100,60 +111,50 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
         "Dc and alpha_D are not identifiable",
         "add runs with other token counts, or fit L(N) alone with --x N",
     )?;
-    let ln_n: Vec<f64> = points.n.iter().map(|v| v.ln()).collect();
-    let ln_d: Vec<f64> = points.d.iter().map(|v| v.ln()).collect();
-    let ln_l: Vec<f64> = points.loss.iter().map(|v| v.ln()).collect();
-    let ones = vec![1.0; ln_n.len()];
+    let (noise, k) = run_noise(points);
+    let pts = LogPoints::new(&points.n, &points.d, &points.loss).with_k(k);
     let nat = |t: &[f64; 4]| vec![t[0].exp(), t[1], t[2].exp(), t[3]];
-    let obj = Joint {
-        ln_n: &ln_n,
-        ln_d: &ln_d,
-        ln_l: &ln_l,
-        w: &ones,
-        delta: opts.delta,
+    let fitted = |t: &[f64; 4], d: &LogPoints| {
+        (0..d.len())
+            .map(|i| ln_joint(t, d.ln_n[i], d.ln_d[i]))
+            .collect()
     };
-    let starts = joint_starts();
-    let best = best_of(&obj, &starts, &opts.lbfgs);
-    let (m, converged) = match best {
-        Some((m, c)) if c > 0 => (m, c),
-        other => {
-            return Err(not_converged(
-                LAW,
-                starts.len(),
-                &PARAMS,
-                other.map(|(m, _)| (m.value, nat(&m.params))),
-            ))
-        }
+    let model = Model {
+        law: LAW,
+        names: &PARAMS,
+        natural: &nat,
+        fitted: &fitted,
     };
-    let samples = pairs_bootstrap(ln_n.len(), opts, |counts| {
-        let idx: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
-        let pick = |v: &[f64]| idx.iter().map(|&i| v[i]).collect::<Vec<_>>();
-        let (sn, sd, sl) = (pick(&ln_n), pick(&ln_d), pick(&ln_l));
-        let w: Vec<f64> = idx.iter().map(|&i| counts[i] as f64).collect();
-        let o = Joint {
-            ln_n: &sn,
-            ln_d: &sd,
-            ln_l: &sl,
-            w: &w,
-            delta: opts.delta,
-        };
-        let r = minimize(&o, m.params, &opts.lbfgs);
-        r.stop.converged().then(|| nat(&r.params))
-    });
-    let est = nat(&m.params);
+    let lf = fit_log(
+        &model,
+        &pts,
+        noise.as_ref(),
+        &joint_starts(),
+        opts,
+        |d, p, g| {
+            Joint {
+                pts: d,
+                delta: opts.delta,
+            }
+            .value_grad(p, g)
+        },
+    )?;
+    let est = nat(&lf.best.params);
     let resid: Vec<f64> = (0..points.len())
-        .map(|i| ln_l[i] - predict(&est, points.n[i], points.d[i]).ln())
+        .map(|i| pts.ln_l[i] - predict(&est, points.n[i], points.d[i]).ln())
         .collect();
-    let mut f = assemble(
+    let samples = lf.reps.iter().map(nat).collect();
+    let mut f = log_fit_file(
         LAW,
         &PARAMS,
         est,
         samples,
-        (m.value, starts.len(), converged, m.stop.to_string()),
+        &lf.summary(),
         opts,
+        &points.origin,
+        &resid,
     );
-    f.data = data_info(&points.origin, points.len());
-    f.residuals = residual_stats(&resid);
+    put_param_spreads(&mut f);
     Ok(f)
 }
 
@@ -174,104 +175,34 @@ pub fn fit_single(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
         "the exponent is undefined",
         "use runs at more than one size",
     )?;
+    let (noise, k) = xy_noise(points);
     let pts = LogXy::new(
         points.x.iter().map(|x| x.ln()).collect(),
         points.y.iter().map(|y| y.ln()).collect(),
-    );
+    )
+    .with_k(k);
     // ln L = c0 + c1·ln X with c1 = −αX and c0 = αX·ln Xc.
     let nat = |t: &[f64; 2]| vec![(t[0] / -t[1]).exp(), -t[1]];
-    let obj = LinearObjective {
-        pts: &pts,
-        delta: opts.delta,
-    };
-    let start = pts.ols().map_or([0.0, 0.0], |(c, s)| [c, s]);
-    let m = minimize(&obj, start, &opts.lbfgs);
-    if !m.stop.converged() {
-        return Err(not_converged(
-            LAW,
-            1,
-            &names,
-            Some((m.value, nat(&m.params))),
-        ));
-    }
-    let samples = pairs_bootstrap(pts.len(), opts, |counts| {
-        let sub = pts.weighted(counts);
-        let o = LinearObjective {
-            pts: &sub,
-            delta: opts.delta,
-        };
-        let r = minimize(&o, m.params, &opts.lbfgs);
-        r.stop.converged().then(|| nat(&r.params))
-    });
-    let est = nat(&m.params);
+    let lf = fit_line(LAW, &names, &nat, &pts, noise.as_ref(), opts)?;
+    let est = nat(&lf.best.params);
     let resid: Vec<f64> = (0..points.x.len())
         .map(|i| points.y[i].ln() - predict_single(&est, points.x[i]).ln())
         .collect();
-    let mut f = assemble(
+    let samples = lf.reps.iter().map(nat).collect();
+    let mut f = log_fit_file(
         LAW,
         &names,
         est,
         samples,
-        (m.value, 1, 1, m.stop.to_string()),
+        &lf.summary(),
         opts,
+        &points.origin,
+        &resid,
     );
-    f.data = data_info(&points.origin, points.x.len());
     f.data.x = Some(points.x_name.clone());
     f.data.y = Some(points.y_name.clone());
-    f.residuals = residual_stats(&resid);
+    put_param_spreads(&mut f);
     Ok(f)
-}
-
-fn assemble(
-    law: &str,
-    names: &[&str],
-    est: Vec<f64>,
-    samples: Vec<Vec<f64>>,
-    (best, starts, converged, stop): (f64, usize, usize, String),
-    opts: &FitOptions,
-) -> FitFile {
-    let mut f = FitFile {
-        law: law.to_string(),
-        params: Named(names.iter().map(|s| s.to_string()).zip(est).collect()),
-        ci95: Named::new(),
-        stderr: Named::new(),
-        derived: Derived::default(),
-        fit: FitInfo {
-            objective: "huber".to_string(),
-            delta: Some(opts.delta),
-            best,
-            starts,
-            converged,
-            bootstrap: opts.bootstrap,
-            seed: opts.seed,
-            bootstrap_used: samples.len(),
-            resample: "points".to_string(),
-            stop,
-        },
-        data: data_info(
-            &crate::data::DataSource {
-                source: String::new(),
-                sha256: String::new(),
-                skipped: vec![],
-            },
-            0,
-        ),
-        residuals: residual_stats(&[]),
-        samples: Samples {
-            params: names.iter().map(|s| s.to_string()).collect(),
-            values: samples,
-        },
-        version: FIT_FILE_VERSION,
-    };
-    for (j, name) in names.iter().enumerate() {
-        put_spread(
-            &mut f.ci95,
-            &mut f.stderr,
-            name,
-            &column(&f.samples.values, j),
-        );
-    }
-    f
 }
 
 #[cfg(test)]
@@ -299,6 +230,7 @@ mod tests {
             d,
             loss: l,
             c,
+            se: None,
             origin: crate::data::DataSource {
                 source: "synthetic".into(),
                 sha256: String::new(),
@@ -327,6 +259,7 @@ mod tests {
             x_name: "N".into(),
             y_name: "loss".into(),
             x_is_date: false,
+            se: None,
             origin: crate::data::DataSource {
                 source: "s".into(),
                 sha256: String::new(),

@@ -4,11 +4,17 @@
 //!
 //! Usable on its own from a CSV of runs; depends on no other ladder crate.
 //!
-//! * Input: [`data::RunPoints`] (N, D, loss, C) from a CSV or [`runs`] directories,
-//!   [`data::XyPoints`] for trends, [`data::Curves`] for training curves.
-//! * Laws, each with a `fit(points, &FitOptions) -> Result<FitFile>`:
+//! * Input: a table of named columns — a CSV, or [`runs`] directories whose summary.json and
+//!   config.toml keys are the columns ([`runs::run_table`]) — read into [`data::RunPoints`]
+//!   (N, D, loss, C and the loss's standard error, seed replicates merged), [`data::XyPoints`]
+//!   for trends over any two columns, or [`data::Curves`] for training curves.
+//! * Each law implements [`law::Law`] (parameters, columns, fit, predictions, allocation);
+//!   the fits themselves:
 //!   [`chinchilla`] (Approach 3: Huber in log space, L-BFGS from the 4500-point Hoffmann grid),
 //!   [`isoflop`] (Approach 2), [`envelope`] (Approach 1), [`kaplan`], [`power`], [`doubling`].
+//! * Chinchilla, Kaplan, power and doubling share one fit routine ([`logfit`]): Huber in log
+//!   space, weighted by each point's standard error when known ([`noise`], with χ²/dof of the
+//!   residuals against that noise).
 //! * Every fit runs a seeded, parallel, deterministic bootstrap ([`bootstrap`]) and reports
 //!   percentile 95 % intervals and standard errors for each parameter and derived quantity
 //!   ([`allocation`] for the compute-optimal N_opt, D_opt).
@@ -43,6 +49,9 @@ pub mod error;
 pub mod fitfile;
 pub mod isoflop;
 pub mod kaplan;
+pub mod law;
+pub mod logfit;
+pub mod noise;
 pub mod options;
 pub mod power;
 pub mod predict;
@@ -56,18 +65,20 @@ use std::path::PathBuf;
 
 pub use error::{Error, Result};
 pub use fitfile::FitFile;
-pub use options::{FitOptions, Law};
+pub use law::Law;
+pub use options::{FitOptions, LawKind, ParamCount};
 
 /// What to fit and from where: the validated form of `ladder fit`'s arguments.
 #[derive(Clone, Debug)]
 pub struct FitRequest {
     /// The law.
-    pub law: Law,
+    pub law: LawKind,
     /// A CSV file, or run / sweep directories.
     pub inputs: Vec<PathBuf>,
-    /// x column (power, doubling, one-variable kaplan).
+    /// x column (power, doubling, one-variable kaplan): any CSV column, or for run directories
+    /// any key of summary.json or config.toml (dotted, e.g. `model.n_embd`).
     pub x: Option<String>,
-    /// y column (power, doubling; kaplan defaults to `loss`).
+    /// y column (power, doubling; kaplan defaults to `loss`, or `final_val_loss` for runs).
     pub y: Option<String>,
     /// Loss key of metrics.jsonl for envelope fits of run directories.
     pub curve_loss: String,
@@ -79,7 +90,7 @@ fn invalid(name: &'static str, value: String, rule: &'static str) -> Error {
     Error::InvalidOption { name, value, rule }
 }
 
-/// Loads the input and fits the requested law.
+/// Loads the input the law reads ([`law::Columns`]) and fits it.
 pub fn fit(req: &FitRequest) -> Result<FitFile> {
     let single_csv = match req.inputs.as_slice() {
         [] => {
@@ -101,8 +112,8 @@ pub fn fit(req: &FitRequest) -> Result<FitFile> {
             None
         }
     };
-    let xy_law = matches!(req.law, Law::Power | Law::Doubling);
-    if !xy_law && req.law != Law::Kaplan && (req.x.is_some() || req.y.is_some()) {
+    let xy_law = matches!(req.law, LawKind::Power | LawKind::Doubling);
+    if !xy_law && req.law != LawKind::Kaplan && (req.x.is_some() || req.y.is_some()) {
         return Err(invalid(
             "--x/--y",
             req.law.name().to_string(),
@@ -110,56 +121,39 @@ pub fn fit(req: &FitRequest) -> Result<FitFile> {
         ));
     }
     let opts = &req.options;
-    match req.law {
-        Law::Chinchilla | Law::Isoflop | Law::Kaplan if req.x.is_none() => {
-            let pts = match &single_csv {
-                Some(p) => data::RunPoints::from_csv(p)?,
-                None => runs::run_points(&req.inputs)?,
+    let law = law::law_for(req.law, req.x.as_deref(), opts);
+    let input = match law.columns() {
+        law::Columns::Runs => law::Input::Runs(match &single_csv {
+            Some(p) => data::RunPoints::from_csv_with(p, opts.params)?,
+            None => runs::run_points_with(&req.inputs, opts.params)?,
+        }),
+        law::Columns::Curves => law::Input::Curves(match &single_csv {
+            Some(p) => data::Curves::from_csv(p)?,
+            None => runs::run_curves(&req.inputs, &req.curve_loss)?,
+        }),
+        law::Columns::Xy(kind) => {
+            let default_y = match (req.law, &single_csv) {
+                (LawKind::Kaplan, Some(_)) => Some("loss"),
+                (LawKind::Kaplan, None) => Some("final_val_loss"),
+                _ => None,
             };
-            match req.law {
-                Law::Chinchilla => chinchilla::fit(&pts, opts),
-                Law::Isoflop => isoflop::fit(&pts, opts),
-                _ => kaplan::fit(&pts, opts),
-            }
-        }
-        Law::Envelope => {
-            let curves = match &single_csv {
-                Some(p) => data::Curves::from_csv(p)?,
-                None => runs::run_curves(&req.inputs, &req.curve_loss)?,
-            };
-            envelope::fit(&curves, opts)
-        }
-        _ => {
-            let Some(csv) = single_csv else {
-                return Err(invalid(
-                    "input",
-                    req.inputs[0].display().to_string(),
-                    "power, doubling and one-variable kaplan fits read a CSV with --x and --y columns",
-                ));
-            };
-            let (Some(x), Some(y)) = (
-                req.x.as_deref(),
-                req.y
-                    .as_deref()
-                    .or((req.law == Law::Kaplan).then_some("loss")),
-            ) else {
+            let (Some(x), Some(y)) = (req.x.as_deref(), req.y.as_deref().or(default_y)) else {
                 return Err(invalid(
                     "--x/--y",
                     "missing".to_string(),
                     "power and doubling fits need both --x and --y column names",
                 ));
             };
-            let kind = if req.law == Law::Doubling {
-                data::XKind::Time
-            } else {
-                data::XKind::Positive
-            };
-            let pts = data::XyPoints::from_csv(&csv, x, y, kind)?;
-            match req.law {
-                Law::Power => power::fit(&pts, opts),
-                Law::Doubling => doubling::fit(&pts, opts),
-                _ => kaplan::fit_single(&pts, opts),
-            }
+            law::Input::Xy(match &single_csv {
+                Some(csv) => data::XyPoints::from_csv(csv, x, y, kind)?,
+                None => {
+                    let (table, origin) = runs::run_table(&req.inputs)?;
+                    let mut pts = data::XyPoints::from_table(&table, x, y, kind)?;
+                    pts.origin = origin;
+                    pts
+                }
+            })
         }
-    }
+    };
+    law.fit(&input, opts)
 }

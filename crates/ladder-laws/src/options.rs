@@ -4,9 +4,9 @@ use crate::chinchilla::Theta;
 use crate::error::{Error, Result};
 use crate::solver::LbfgsOptions;
 
-/// The laws `ladder fit` knows (DESIGN §4).
+/// The laws `ladder fit` knows (DESIGN §4), by name; [`crate::law::Law`] is what each does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Law {
+pub enum LawKind {
     /// `L = E + A/N^α + B/D^β` (Approach 3).
     Chinchilla,
     /// Per-budget parabolas in ln N, then N_opt(C), D_opt(C) power laws (Approach 2).
@@ -21,31 +21,52 @@ pub enum Law {
     Doubling,
 }
 
-impl Law {
+impl LawKind {
     /// The name used on the command line and in fit.json.
     pub fn name(self) -> &'static str {
         match self {
-            Law::Chinchilla => "chinchilla",
-            Law::Isoflop => "isoflop",
-            Law::Envelope => "envelope",
-            Law::Kaplan => "kaplan",
-            Law::Power => "power",
-            Law::Doubling => "doubling",
+            LawKind::Chinchilla => "chinchilla",
+            LawKind::Isoflop => "isoflop",
+            LawKind::Envelope => "envelope",
+            LawKind::Kaplan => "kaplan",
+            LawKind::Power => "power",
+            LawKind::Doubling => "doubling",
         }
     }
 
-    /// Parses a law name (as [`Law::name`] writes it).
-    pub fn parse(s: &str) -> Option<Law> {
+    /// Parses a law name (as [`LawKind::name`] writes it).
+    pub fn parse(s: &str) -> Option<LawKind> {
         [
-            Law::Chinchilla,
-            Law::Isoflop,
-            Law::Envelope,
-            Law::Kaplan,
-            Law::Power,
-            Law::Doubling,
+            LawKind::Chinchilla,
+            LawKind::Isoflop,
+            LawKind::Envelope,
+            LawKind::Kaplan,
+            LawKind::Power,
+            LawKind::Doubling,
         ]
         .into_iter()
         .find(|l| l.name() == s)
+    }
+}
+
+/// Which parameter count is a law's N (`ladder fit --params`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParamCount {
+    /// Parameters without the token and position embeddings (Kaplan et al. 2020): the count
+    /// whose loss curves collapse onto one law across depths and widths. The default.
+    #[default]
+    NonEmbedding,
+    /// Every parameter (summary.json `N_total`, CSV column `N_total`), as Hoffmann et al. count.
+    Total,
+}
+
+impl ParamCount {
+    /// The summary.json key / CSV column read as N.
+    pub fn column(self) -> &'static str {
+        match self {
+            ParamCount::NonEmbedding => "N",
+            ParamCount::Total => "N_total",
+        }
     }
 }
 
@@ -61,6 +82,7 @@ pub struct FitOptions {
     pub(crate) starts: Option<Vec<Theta>>,
     pub(crate) offset: bool,
     pub(crate) bins: usize,
+    pub(crate) params: ParamCount,
 }
 
 impl Default for FitOptions {
@@ -78,6 +100,7 @@ impl Default for FitOptions {
             // 40 log-spaced compute values over the covered range: a few per octave at
             // typical ladder spans, enough for the power law without over-counting curves.
             bins: 40,
+            params: ParamCount::NonEmbedding,
         }
     }
 }
@@ -159,6 +182,15 @@ impl FitOptions {
         self.bins = bins;
         Ok(self)
     }
+    /// Which parameter count is N.
+    pub fn with_params(mut self, params: ParamCount) -> Self {
+        self.params = params;
+        self
+    }
+    /// Which parameter count is N.
+    pub fn params(&self) -> ParamCount {
+        self.params
+    }
     /// Replicates.
     pub fn bootstrap(&self) -> usize {
         self.bootstrap
@@ -212,8 +244,8 @@ mod tests {
             "power",
             "doubling",
         ] {
-            assert_eq!(Law::parse(l).unwrap().name(), l);
+            assert_eq!(LawKind::parse(l).unwrap().name(), l);
         }
-        assert_eq!(Law::parse("hoffmann"), None);
+        assert_eq!(LawKind::parse("hoffmann"), None);
     }
 }

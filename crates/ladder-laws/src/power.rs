@@ -1,89 +1,21 @@
 //! Power-law trends `y = a·x^b` and `y = a·x^b + c` (DESIGN §4 "Trends"), fitted like the
-//! Chinchilla law: Huber_δ on log residuals, L-BFGS, pairs bootstrap refitting from the best point.
+//! Chinchilla law through [`crate::logfit`]: Huber_δ on (SE-weighted) log residuals, L-BFGS, and
+//! the bootstrap of [`crate::bootstrap`] refitting from the best point.
 //!
 //! Without offset the model is linear in log space, `ln y = ln a + b·ln x`, so the fit starts
 //! from the least-squares line and needs one start. With offset, `ln y = LSE(ln a + b·ln x, ln c)`
 //! keeps `a, c > 0` (c is an irreducible floor, as E in Chinchilla) and runs from a small grid.
 
-use rayon::prelude::*;
-
-use crate::bootstrap::{replicate_rng, resample_counts};
-use crate::common::{check_count, check_varies, column, data_info, put_spread, residual_stats};
+use crate::common::{check_count, check_varies, log_fit_file, put_param_spreads};
 use crate::data::XyPoints;
-use crate::error::{Error, Result};
-use crate::fitfile::{Derived, FitFile, FitInfo, Named, Samples, FIT_FILE_VERSION};
+use crate::error::Result;
+use crate::fitfile::FitFile;
+use crate::logfit::{fit_line, fit_log, FitSummary, Model};
+pub use crate::logfit::{LinearObjective, LogXy};
+use crate::noise::Noise;
 use crate::options::FitOptions;
-use crate::solver::{minimize, LbfgsOptions, Minimum, Objective};
-use crate::stats::{huber, ols_line};
-
-/// Points `(u, ln y)` with weights, where `u` is the regressor of a log-linear model
-/// (`ln x` for power laws, `t − t0` for doubling).
-#[derive(Clone, Debug, Default)]
-pub struct LogXy {
-    /// Regressor.
-    pub u: Vec<f64>,
-    /// ln y.
-    pub ly: Vec<f64>,
-    /// Weights (bootstrap multiplicities).
-    pub w: Vec<f64>,
-}
-
-impl LogXy {
-    /// Unit-weight points.
-    pub fn new(u: Vec<f64>, ly: Vec<f64>) -> Self {
-        let w = vec![1.0; u.len()];
-        LogXy { u, ly, w }
-    }
-    /// The resample with `counts[i]` copies of point i (points with count 0 dropped).
-    pub fn weighted(&self, counts: &[u32]) -> Self {
-        let mut o = LogXy::default();
-        for (i, &c) in counts.iter().enumerate() {
-            if c > 0 {
-                o.u.push(self.u[i]);
-                o.ly.push(self.ly[i]);
-                o.w.push(c as f64);
-            }
-        }
-        o
-    }
-    /// Number of distinct points.
-    pub fn len(&self) -> usize {
-        self.u.len()
-    }
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.u.is_empty()
-    }
-    /// Weighted least-squares line `(intercept, slope)` of ln y on u.
-    pub fn ols(&self) -> Option<(f64, f64)> {
-        ols_line(&self.u, &self.ly, Some(&self.w))
-    }
-}
-
-/// Σ w·Huber(θ0 + θ1·u − ln y): the log-linear model.
-pub struct LinearObjective<'a> {
-    /// Data.
-    pub pts: &'a LogXy,
-    /// Huber threshold.
-    pub delta: f64,
-}
-
-impl Objective<2> for LinearObjective<'_> {
-    fn value_grad(&self, p: &[f64; 2], g: &mut [f64; 2]) -> f64 {
-        let (mut f, mut g0, mut g1) = (0.0, 0.0, 0.0);
-        let d = self.delta;
-        for i in 0..self.pts.len() {
-            let r = p[0] + p[1] * self.pts.u[i] - self.pts.ly[i];
-            let w = self.pts.w[i];
-            f += w * huber(r, d);
-            let q = w * r.clamp(-d, d);
-            g0 += q;
-            g1 += q * self.pts.u[i];
-        }
-        *g = [g0, g1];
-        f
-    }
-}
+use crate::solver::Objective;
+use crate::stats::huber;
 
 /// Σ w·Huber(LSE(θ0 + θ1·u, θ2) − ln y): power law with a positive offset, θ = (ln a, b, ln c).
 pub struct OffsetObjective<'a> {
@@ -101,66 +33,17 @@ impl Objective<3> for OffsetObjective<'_> {
         for i in 0..self.pts.len() {
             let t = (p[0] + p[1] * self.pts.u[i]).exp();
             let s = t + c;
-            let r = s.ln() - self.pts.ly[i];
+            let k = self.pts.k[i];
+            let r = k * (s.ln() - self.pts.ly[i]);
             let w = self.pts.w[i];
             f += w * huber(r, d);
-            let q = w * r.clamp(-d, d) / s;
+            let q = w * k * r.clamp(-d, d) / s;
             g0 += q * t;
             g1 += q * t * self.pts.u[i];
             g2 += q * c;
         }
         *g = [g0, g1, g2];
         f
-    }
-}
-
-/// Best converged minimum over `starts`, or the best one at all when none converged
-/// (second value false). `None` when every start was non-finite.
-pub(crate) fn best_of<const K: usize, O: Objective<K>>(
-    obj: &O,
-    starts: &[[f64; K]],
-    opts: &LbfgsOptions,
-) -> Option<(Minimum<K>, usize)> {
-    let runs: Vec<Minimum<K>> = starts.iter().map(|s| minimize(obj, *s, opts)).collect();
-    let converged = runs.iter().filter(|r| r.stop.converged()).count();
-    let pick = |need: bool| {
-        runs.iter()
-            .filter(|r| r.value.is_finite() && (!need || r.stop.converged()))
-            .min_by(|a, b| a.value.total_cmp(&b.value))
-            .copied()
-    };
-    pick(true).or_else(|| pick(false)).map(|m| (m, converged))
-}
-
-/// Pairs-bootstrap replicates: `refit(counts)` refits one resample; `None` results are dropped.
-pub(crate) fn pairs_bootstrap<F>(n: usize, opts: &FitOptions, refit: F) -> Vec<Vec<f64>>
-where
-    F: Fn(&[u32]) -> Option<Vec<f64>> + Sync,
-{
-    let reps: Vec<Option<Vec<f64>>> = (0..opts.bootstrap as u64)
-        .into_par_iter()
-        .map(|b| refit(&resample_counts(n, &mut replicate_rng(opts.seed, b))))
-        .collect();
-    reps.into_iter()
-        .flatten()
-        .filter(|r| r.iter().all(|x| x.is_finite()))
-        .collect()
-}
-
-/// The "did not converge" error with the best point found.
-pub(crate) fn not_converged(
-    law: &'static str,
-    starts: usize,
-    names: &[&str],
-    best: Option<(f64, Vec<f64>)>,
-) -> Error {
-    let (best, params) = best.unwrap_or((f64::NAN, vec![f64::NAN; names.len()]));
-    Error::NotConverged {
-        law,
-        starts,
-        converged: 0,
-        best,
-        params: names.iter().map(|s| s.to_string()).zip(params).collect(),
     }
 }
 
@@ -189,27 +72,30 @@ fn offset_starts(pts: &LogXy) -> Vec<[f64; 3]> {
     out
 }
 
-/// What the two forms hand to the common fit.json assembly.
-struct Outcome {
-    names: Vec<&'static str>,
-    est: Vec<f64>,
-    best: f64,
-    starts: usize,
-    converged: usize,
-    stop: String,
-    samples: Vec<Vec<f64>>,
-}
-
 /// `a·x^b (+ c)` for natural parameters `[a, b]` or `[a, b, c]`.
 pub fn predict(p: &[f64], x: f64) -> f64 {
     p[0] * x.powf(p[1]) + p.get(2).copied().unwrap_or(0.0)
 }
 
-/// Fits `y = a·x^b` (or `+ c` with [`FitOptions::with_offset`]) to (x, y) points.
+/// The log-space noise of (x, y) points with standard errors of y, and the points' residual
+/// multipliers ([`crate::noise`]); `(None, unit multipliers)` without standard errors.
+pub(crate) fn xy_noise(points: &XyPoints) -> (Option<Noise>, Vec<f64>) {
+    match &points.se {
+        Some(se) => {
+            let noise = Noise::new(&points.y, se);
+            let k = noise.weights();
+            (Some(noise), k)
+        }
+        None => (None, vec![1.0; points.y.len()]),
+    }
+}
+
+/// Fits `y = a·x^b` (or `+ c` with [`FitOptions::with_offset`]) to (x, y) points, weighting each
+/// point by its standard error when the points carry them.
 pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
     const LAW: &str = "power";
-    let k = if opts.offset { 3 } else { 2 };
-    check_count(LAW, points.x.len(), k)?;
+    let n_params = if opts.offset { 3 } else { 2 };
+    check_count(LAW, points.x.len(), n_params)?;
     check_varies(
         LAW,
         &points.x,
@@ -217,127 +103,67 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
         "the exponent b is undefined",
         "use data with more than one x value",
     )?;
+    let (noise, k) = xy_noise(points);
     let pts = LogXy::new(
         points.x.iter().map(|x| x.ln()).collect(),
         points.y.iter().map(|y| y.ln()).collect(),
-    );
-    let o = if opts.offset {
-        let names = vec!["a", "b", "c"];
-        let starts = offset_starts(&pts);
-        let obj = OffsetObjective {
-            pts: &pts,
-            delta: opts.delta,
-        };
-        let nat = |t: &[f64; 3]| vec![t[0].exp(), t[1], t[2].exp()];
-        let (m, converged) = match best_of(&obj, &starts, &opts.lbfgs) {
-            Some((m, c)) if c > 0 => (m, c),
-            other => {
-                let best = other.map(|(m, _)| (m.value, nat(&m.params)));
-                return Err(not_converged(LAW, starts.len(), &names, best));
-            }
-        };
-        let samples = pairs_bootstrap(pts.len(), opts, |counts| {
-            let sub = pts.weighted(counts);
-            let o = OffsetObjective {
-                pts: &sub,
-                delta: opts.delta,
+    )
+    .with_k(k);
+    let (names, est, samples, lf_info): (Vec<&str>, Vec<f64>, Vec<Vec<f64>>, FitSummary) =
+        if opts.offset {
+            let names = vec!["a", "b", "c"];
+            let nat = |t: &[f64; 3]| vec![t[0].exp(), t[1], t[2].exp()];
+            let fitted = |t: &[f64; 3], d: &LogXy| {
+                let c = t[2].exp();
+                d.u.iter()
+                    .map(|u| ((t[0] + t[1] * u).exp() + c).ln())
+                    .collect()
             };
-            let r = minimize(&o, m.params, &opts.lbfgs);
-            r.stop.converged().then(|| nat(&r.params))
-        });
-        Outcome {
-            names,
-            est: nat(&m.params),
-            best: m.value,
-            starts: starts.len(),
-            converged,
-            stop: m.stop.to_string(),
-            samples,
-        }
-    } else {
-        let names = vec!["a", "b"];
-        let start = pts.ols().map_or([0.0, 0.0], |(c, s)| [c, s]);
-        let obj = LinearObjective {
-            pts: &pts,
-            delta: opts.delta,
-        };
-        let nat = |t: &[f64; 2]| vec![t[0].exp(), t[1]];
-        let m = minimize(&obj, start, &opts.lbfgs);
-        if !m.stop.converged() {
-            return Err(not_converged(
-                LAW,
-                1,
-                &names,
-                Some((m.value, nat(&m.params))),
-            ));
-        }
-        let samples = pairs_bootstrap(pts.len(), opts, |counts| {
-            let sub = pts.weighted(counts);
-            let o = LinearObjective {
-                pts: &sub,
-                delta: opts.delta,
+            let model = Model {
+                law: LAW,
+                names: &names,
+                natural: &nat,
+                fitted: &fitted,
             };
-            let r = minimize(&o, m.params, &opts.lbfgs);
-            r.stop.converged().then(|| nat(&r.params))
-        });
-        Outcome {
-            names,
-            est: nat(&m.params),
-            best: m.value,
-            starts: 1,
-            converged: 1,
-            stop: m.stop.to_string(),
-            samples,
-        }
-    };
-    let Outcome {
-        names,
-        est,
-        best,
-        starts,
-        converged,
-        stop,
-        samples,
-    } = o;
+            let lf = fit_log(
+                &model,
+                &pts,
+                noise.as_ref(),
+                &offset_starts(&pts),
+                opts,
+                |d, p, g| {
+                    OffsetObjective {
+                        pts: d,
+                        delta: opts.delta,
+                    }
+                    .value_grad(p, g)
+                },
+            )?;
+            let samples = lf.reps.iter().map(nat).collect();
+            (names, nat(&lf.best.params), samples, lf.summary())
+        } else {
+            let names = vec!["a", "b"];
+            let nat = |t: &[f64; 2]| vec![t[0].exp(), t[1]];
+            let lf = fit_line(LAW, &names, &nat, &pts, noise.as_ref(), opts)?;
+            let samples = lf.reps.iter().map(nat).collect();
+            (names, nat(&lf.best.params), samples, lf.summary())
+        };
     let resid: Vec<f64> = (0..points.x.len())
         .map(|i| points.y[i].ln() - predict(&est, points.x[i]).ln())
         .collect();
-    let mut f = FitFile {
-        law: LAW.to_string(),
-        params: Named(names.iter().map(|s| s.to_string()).zip(est).collect()),
-        ci95: Named::new(),
-        stderr: Named::new(),
-        derived: Derived::default(),
-        fit: FitInfo {
-            objective: "huber".to_string(),
-            delta: Some(opts.delta),
-            best,
-            starts,
-            converged,
-            bootstrap: opts.bootstrap,
-            seed: opts.seed,
-            bootstrap_used: samples.len(),
-            resample: "points".to_string(),
-            stop,
-        },
-        data: data_info(&points.origin, points.x.len()),
-        residuals: residual_stats(&resid),
-        samples: Samples {
-            params: names.iter().map(|s| s.to_string()).collect(),
-            values: samples,
-        },
-        version: FIT_FILE_VERSION,
-    };
+    let mut f = log_fit_file(
+        LAW,
+        &names,
+        est,
+        samples,
+        &lf_info,
+        opts,
+        &points.origin,
+        &resid,
+    );
     f.data.x = Some(points.x_name.clone());
     f.data.y = Some(points.y_name.clone());
-    for (j, name) in names.iter().enumerate() {
-        put_spread(
-            &mut f.ci95,
-            &mut f.stderr,
-            name,
-            &column(&f.samples.values, j),
-        );
-    }
+    put_param_spreads(&mut f);
     Ok(f)
 }
 
@@ -355,6 +181,7 @@ mod tests {
             x_name: "C".into(),
             y_name: "loss".into(),
             x_is_date: false,
+            se: None,
             origin: DataSource {
                 source: "synthetic".into(),
                 sha256: String::new(),

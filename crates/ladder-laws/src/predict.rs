@@ -2,11 +2,10 @@
 //! fitted parameters, the interval and standard error from pushing every bootstrap parameter
 //! replicate (`samples`) through the same formula and taking percentiles.
 
-use crate::allocation;
 use crate::bootstrap::spread;
 use crate::error::{Error, Result};
 use crate::fitfile::FitFile;
-use crate::{chinchilla, doubling, isoflop, kaplan, power};
+use crate::law::law_of;
 
 /// A predicted quantity.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,78 +52,60 @@ fn unsupported(fit: &FitFile, what: &'static str, hint: &'static str) -> Error {
     }
 }
 
-fn is_single_kaplan(fit: &FitFile) -> bool {
-    fit.law == "kaplan" && fit.params.0.len() == 2
-}
-
-/// Loss at (N, D): chinchilla and the joint kaplan law.
+/// Loss at (N, D): chinchilla and kaplan (joint, or one-variable at its own variable).
 pub fn loss(fit: &FitFile, n: f64, d: f64) -> Result<Estimate> {
-    match fit.law.as_str() {
-        "chinchilla" => Ok(estimate(fit, |p| chinchilla::predict(p, n, d))),
-        "kaplan" if !is_single_kaplan(fit) => Ok(estimate(fit, |p| kaplan::predict(p, n, d))),
-        "kaplan" => Ok(estimate(fit, |p| kaplan::predict_single(p, n))),
-        _ => Err(unsupported(
+    let law = law_of(fit)?;
+    let p = fit.param_vector();
+    if law.loss(&p, n, d).is_none() {
+        return Err(unsupported(
             fit,
             "a loss at (N, D)",
             "; use --compute for isoflop/envelope fits, --x for power/doubling",
-        )),
+        ));
     }
+    Ok(estimate(fit, |p| law.loss(p, n, d).unwrap_or(f64::NAN)))
 }
 
 /// The compute-optimal allocation at `c` FLOPs: chinchilla, isoflop and envelope.
 pub fn allocation(fit: &FitFile, c: f64) -> Result<Allocation> {
-    match fit.law.as_str() {
-        "chinchilla" => {
-            let q = |p: &[f64], k: usize| {
-                let (n, d) = allocation::optimal(p, c);
-                [n, d, d / n, chinchilla::predict(p, n, d)][k]
-            };
-            Ok(Allocation {
-                c,
-                n_opt: estimate(fit, |p| q(p, 0)),
-                d_opt: estimate(fit, |p| q(p, 1)),
-                tokens_per_param: estimate(fit, |p| q(p, 2)),
-                loss: Some(estimate(fit, |p| q(p, 3))),
-            })
-        }
-        "isoflop" | "envelope" => {
-            let q = |p: &[f64], k: usize| {
-                let (n, d) = isoflop::optimal(p, c);
-                [n, d, d / n][k]
-            };
-            Ok(Allocation {
-                c,
-                n_opt: estimate(fit, |p| q(p, 0)),
-                d_opt: estimate(fit, |p| q(p, 1)),
-                tokens_per_param: estimate(fit, |p| q(p, 2)),
-                loss: None,
-            })
-        }
-        _ => Err(unsupported(
+    let law = law_of(fit)?;
+    let Some((_, _, loss)) = law.optimum(&fit.param_vector(), c) else {
+        return Err(unsupported(
             fit,
             "a compute-optimal allocation",
             "; fit --law chinchilla, isoflop or envelope",
-        )),
-    }
+        ));
+    };
+    let q = |p: &[f64], k: usize| match law.optimum(p, c) {
+        Some((n, d, l)) => [n, d, d / n, l.unwrap_or(f64::NAN)][k],
+        None => f64::NAN,
+    };
+    Ok(Allocation {
+        c,
+        n_opt: estimate(fit, |p| q(p, 0)),
+        d_opt: estimate(fit, |p| q(p, 1)),
+        tokens_per_param: estimate(fit, |p| q(p, 2)),
+        loss: loss.map(|_| estimate(fit, |p| q(p, 3))),
+    })
 }
 
 /// y at x: power (`a·x^b (+c)`), doubling (x in decimal years for dates), single-variable kaplan.
 pub fn value_at(fit: &FitFile, x: f64) -> Result<Estimate> {
-    match fit.law.as_str() {
-        "power" => Ok(estimate(fit, |p| power::predict(p, x))),
-        "doubling" => Ok(estimate(fit, |p| doubling::predict(p, x))),
-        "kaplan" if is_single_kaplan(fit) => Ok(estimate(fit, |p| kaplan::predict_single(p, x))),
-        _ => Err(unsupported(
+    let law = law_of(fit)?;
+    if law.value_at(&fit.param_vector(), x).is_none() {
+        return Err(unsupported(
             fit,
             "y at x",
             "; use --n/--d for a loss, --compute for an allocation",
-        )),
+        ));
     }
+    Ok(estimate(fit, |p| law.value_at(p, x).unwrap_or(f64::NAN)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chinchilla;
     use crate::options::FitOptions;
     use crate::synth::chinchilla_points;
 

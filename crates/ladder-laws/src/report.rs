@@ -138,8 +138,16 @@ pub fn fit_table(f: &FitFile) -> String {
     if f.fit.bootstrap > 0 {
         let _ = writeln!(
             o,
-            "bootstrap  {} replicates ({} used), seed {}, resampling {}",
-            f.fit.bootstrap, f.fit.bootstrap_used, f.fit.seed, f.fit.resample
+            "bootstrap  {} replicates ({} used), seed {}, resampling {}{}",
+            f.fit.bootstrap,
+            f.fit.bootstrap_used,
+            f.fit.seed,
+            f.fit.resample,
+            if f.fit.weighted {
+                "; fit weighted by each point's standard error"
+            } else {
+                ""
+            }
         );
     } else {
         let _ = writeln!(o, "bootstrap  none (--bootstrap 0): no intervals");
@@ -200,7 +208,29 @@ pub fn fit_table(f: &FitFile) -> String {
         num(f.residuals.rmse_log),
         num(f.residuals.max_abs_log)
     );
+    if let Some(line) = noise_line(f) {
+        let _ = writeln!(o, "{line}");
+    }
     o
+}
+
+/// The verdict of a weighted fit's χ² test: residuals consistent with the measured noise, or a
+/// warning that the law misfits beyond it. `None` for unweighted fits.
+pub fn noise_line(f: &FitFile) -> Option<String> {
+    let r = &f.residuals;
+    let (chi2_dof, dof, ok) = (r.chi2_dof?, r.dof?, r.noise_consistent?);
+    Some(if ok {
+        format!(
+            "           residuals consistent with the measured noise (chi2/dof {}, {dof} dof)",
+            num(chi2_dof)
+        )
+    } else {
+        format!(
+            "warning    residuals exceed the measured noise (chi2/dof {}, {dof} dof): the law misfits \
+             beyond the noise; its intervals are widened by sqrt(chi2/dof) but treat it with care",
+            num(chi2_dof)
+        )
+    })
 }
 
 fn est(e: &Estimate) -> String {

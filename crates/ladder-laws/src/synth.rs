@@ -52,6 +52,7 @@ pub fn chinchilla_points(
         d: ds,
         loss: ls,
         c: cs,
+        se: None,
         origin: source("synthetic chinchilla"),
     }
 }
@@ -87,6 +88,7 @@ pub fn isoflop_points(
         d: ds,
         loss: ls,
         c: cs,
+        se: None,
         origin: source("synthetic isoflop"),
     }
 }

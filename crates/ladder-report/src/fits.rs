@@ -126,6 +126,7 @@ pub fn laws(
         d: vec![],
         loss: vec![],
         c: vec![],
+        se: None,
         origin: DataSource {
             source: source.display().to_string(),
             sha256: String::new(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use ladder_laws::{FitOptions, FitRequest, Law};
+use ladder_laws::{FitOptions, FitRequest, LawKind, ParamCount};
 
 /// Law choices on the command line.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -24,15 +24,33 @@ pub enum LawArg {
     Doubling,
 }
 
-impl From<LawArg> for Law {
-    fn from(l: LawArg) -> Law {
+impl From<LawArg> for LawKind {
+    fn from(l: LawArg) -> LawKind {
         match l {
-            LawArg::Chinchilla => Law::Chinchilla,
-            LawArg::Isoflop => Law::Isoflop,
-            LawArg::Envelope => Law::Envelope,
-            LawArg::Kaplan => Law::Kaplan,
-            LawArg::Power => Law::Power,
-            LawArg::Doubling => Law::Doubling,
+            LawArg::Chinchilla => LawKind::Chinchilla,
+            LawArg::Isoflop => LawKind::Isoflop,
+            LawArg::Envelope => LawKind::Envelope,
+            LawArg::Kaplan => LawKind::Kaplan,
+            LawArg::Power => LawKind::Power,
+            LawArg::Doubling => LawKind::Doubling,
+        }
+    }
+}
+
+/// Which parameter count is N.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ParamsArg {
+    /// Without the token and position embeddings (Kaplan et al.): summary.json/CSV `N`.
+    NonEmbedding,
+    /// All parameters: summary.json/CSV `N_total`.
+    Total,
+}
+
+impl From<ParamsArg> for ParamCount {
+    fn from(p: ParamsArg) -> ParamCount {
+        match p {
+            ParamsArg::NonEmbedding => ParamCount::NonEmbedding,
+            ParamsArg::Total => ParamCount::Total,
         }
     }
 }
@@ -54,8 +72,13 @@ pub enum Format {
   ladder fit sweep/ --law envelope
   ladder fit xy.csv --law power --x C --y loss --offset
   ladder fit trend.csv --law doubling --x date --y horizon
-The CSV needs a header: N, D, loss (C optional; D = C/(6N) when only C is given).
-Run directories hold summary.json; a sweep holds runs/*/summary.json. See docs/laws.md.")]
+  ladder fit sweep/ --law power --x model.n_embd --y final_val_loss
+The CSV needs a header: N, D, loss (C optional; D = C/(6N) when only C is given; loss_se
+optional: each loss's standard error, which weights the fit). Run directories hold summary.json
+(final_val_loss_se weights the fit; runs differing only in train.seed are merged into one point);
+a sweep holds runs/*/summary.json. --x/--y name any CSV column, or any key of summary.json or
+config.toml (dotted: train.lr, model.n_embd) for run directories; column <y>_se is y's standard
+error. See docs/laws.md.")]
 pub struct FitArgs {
     /// A CSV file, or one or more run directories, or a sweep directory.
     #[arg(required = true, value_name = "INPUT")]
@@ -75,12 +98,17 @@ pub struct FitArgs {
     /// Huber threshold in log space (chinchilla, kaplan, power, doubling).
     #[arg(long, default_value_t = 1e-3, value_name = "DELTA")]
     pub huber_delta: f64,
-    /// x column (power, doubling, one-variable kaplan).
+    /// x column (power, doubling, one-variable kaplan): a CSV column, or a summary.json /
+    /// config.toml key of run directories (e.g. N, train.lr, model.n_embd).
     #[arg(long)]
     pub x: Option<String>,
-    /// y column (power, doubling; kaplan uses `loss`).
+    /// y column (power, doubling; kaplan uses `loss`, or `final_val_loss` for run directories).
     #[arg(long)]
     pub y: Option<String>,
+    /// N of chinchilla, isoflop and kaplan fits: non-embedding parameters (Kaplan et al.; the
+    /// default) or all parameters (`N_total`).
+    #[arg(long, value_enum, default_value = "non-embedding")]
+    pub params: ParamsArg,
     /// Power law with an additive offset: y = a x^b + c.
     #[arg(long)]
     pub offset: bool,
@@ -127,7 +155,8 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         .with_delta(args.huber_delta)?
         .with_budgets(&args.compute)?
         .with_offset(args.offset)
-        .with_bins(args.bins)?;
+        .with_bins(args.bins)?
+        .with_params(args.params.into());
     if args.offset && !matches!(args.law, LawArg::Power) {
         anyhow::bail!("--offset applies to --law power only");
     }

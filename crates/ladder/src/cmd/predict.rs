@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use ladder_laws::data::XKind;
+use ladder_laws::law::Columns;
 use ladder_laws::predict::{self, Estimate};
 use ladder_laws::report;
 use ladder_laws::FitFile;
@@ -165,7 +167,9 @@ fn parse_x(fit: &FitFile, s: &str) -> anyhow::Result<f64> {
             return Ok(v);
         }
     }
-    if fit.data.x_is_date || fit.law == "doubling" {
+    let time_law =
+        ladder_laws::law::law_of(fit).is_ok_and(|l| l.columns() == Columns::Xy(XKind::Time));
+    if fit.data.x_is_date || time_law {
         if let Some(t) = ladder_laws::dates::parse_date(s) {
             return Ok(t);
         }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context;
 use ladder_data::{Meta, NoProgress, SynthConfig};
 use ladder_laws::predict::{self, Estimate};
-use ladder_laws::{FitFile, FitOptions, FitRequest, Law};
+use ladder_laws::{FitFile, FitOptions, FitRequest, LawKind};
 use ladder_sweep::plan::{fmt_budget, fmt_duration, Plan};
 use ladder_sweep::{Estimate as TimeEstimate, PlanRequest, RunOptions, SweepDir};
 use serde::Serialize;
@@ -248,7 +248,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
     // 3. The fits.
     say("== 3. fitting the Chinchilla law L = E + A/N^alpha + B/D^beta and the IsoFLOP law".into());
     super::fit::init_threads(0);
-    let fit = |law: Law, file: &str| -> anyhow::Result<(FitFile, PathBuf)> {
+    let fit = |law: LawKind, file: &str| -> anyhow::Result<(FitFile, PathBuf)> {
         let req = FitRequest {
             law,
             inputs: vec![sweep.clone()],
@@ -268,8 +268,8 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         }
         Ok((f, path))
     };
-    let (chin, chin_path) = fit(Law::Chinchilla, "fit-chinchilla.json")?;
-    let iso = fit(Law::Isoflop, "fit-isoflop.json");
+    let (chin, chin_path) = fit(LawKind::Chinchilla, "fit-chinchilla.json")?;
+    let iso = fit(LawKind::Isoflop, "fit-isoflop.json");
     if let Err(e) = &iso {
         say(format!(
             "ladder: warning: no IsoFLOP fit ({e:#}); the Chinchilla law picks the size"
