@@ -285,6 +285,7 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
             bootstrap_used: samples.len(),
             resample: "points".to_string(),
             stop: ms.best.stop.to_string(),
+            vertex: None,
         },
         data: data_info(&points.origin, points.len()),
         residuals: residual_stats(

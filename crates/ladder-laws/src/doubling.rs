@@ -103,6 +103,7 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
             bootstrap_used: samples.len(),
             resample: "points".to_string(),
             stop: m.stop.to_string(),
+            vertex: None,
         },
         data: data_info(&points.origin, points.x.len()),
         residuals: residual_stats(&resid),

@@ -219,6 +219,9 @@ pub struct FitInfo {
     pub resample: String,
     /// Why the best start stopped.
     pub stop: String,
+    /// IsoFLOP vertex estimator (`parabola`, `local` or `akima`); absent for other laws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex: Option<String>,
 }
 
 /// Where the data came from.

@@ -247,6 +247,7 @@ fn assemble(
             bootstrap_used: samples.len(),
             resample: "points".to_string(),
             stop,
+            vertex: None,
         },
         data: data_info(
             &crate::data::DataSource {

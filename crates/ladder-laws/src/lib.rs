@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod akima;
 pub mod allocation;
 pub mod argmin_fit;
 pub mod bootstrap;
@@ -51,6 +52,7 @@ pub mod runs;
 pub mod solver;
 pub mod stats;
 pub mod synth;
+pub mod vertex;
 
 use std::path::PathBuf;
 

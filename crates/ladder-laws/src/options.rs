@@ -3,6 +3,7 @@
 use crate::chinchilla::Theta;
 use crate::error::{Error, Result};
 use crate::solver::LbfgsOptions;
+use crate::vertex::VertexMethod;
 
 /// The laws `ladder fit` knows (DESIGN §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,7 @@ pub struct FitOptions {
     pub(crate) starts: Option<Vec<Theta>>,
     pub(crate) offset: bool,
     pub(crate) bins: usize,
+    pub(crate) vertex: VertexMethod,
 }
 
 impl Default for FitOptions {
@@ -78,6 +80,8 @@ impl Default for FitOptions {
             // 40 log-spaced compute values over the covered range: a few per octave at
             // typical ladder spans, enough for the power law without over-counting curves.
             bins: 40,
+            // Chosen by the simulation study in tests/isoflop_simstudy.rs (docs/laws.md).
+            vertex: VertexMethod::Local,
         }
     }
 }
@@ -158,6 +162,15 @@ impl FitOptions {
         }
         self.bins = bins;
         Ok(self)
+    }
+    /// IsoFLOP vertex estimator.
+    pub fn with_vertex(mut self, vertex: VertexMethod) -> Self {
+        self.vertex = vertex;
+        self
+    }
+    /// IsoFLOP vertex estimator.
+    pub fn vertex(&self) -> VertexMethod {
+        self.vertex
     }
     /// Replicates.
     pub fn bootstrap(&self) -> usize {

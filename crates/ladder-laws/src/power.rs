@@ -319,6 +319,7 @@ pub fn fit(points: &XyPoints, opts: &FitOptions) -> Result<FitFile> {
             bootstrap_used: samples.len(),
             resample: "points".to_string(),
             stop,
+            vertex: None,
         },
         data: data_info(&points.origin, points.x.len()),
         residuals: residual_stats(&resid),

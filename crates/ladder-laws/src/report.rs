@@ -118,10 +118,14 @@ pub fn fit_table(f: &FitFile) -> String {
         None => f.fit.objective.clone(),
     };
     if matches!(f.law.as_str(), "isoflop" | "envelope") {
-        let what = if f.law == "isoflop" {
-            "parabola SSE"
-        } else {
-            "power-law SSE (ln N_opt)"
+        let what = match (f.law.as_str(), &f.fit.vertex) {
+            // fit.json files written before `--vertex` existed hold the parabolas' SSE.
+            ("isoflop", None) => "parabola SSE".to_string(),
+            ("isoflop", Some(v)) => format!(
+                "vertices by {v}; {} power law, sum of w*r^2 (ln N_opt)",
+                f.fit.objective
+            ),
+            _ => "power-law SSE (ln N_opt)".to_string(),
         };
         let _ = writeln!(
             o,
