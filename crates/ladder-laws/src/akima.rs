@@ -132,7 +132,11 @@ mod tests {
         ];
         let a = Akima::new(&x, &y).unwrap();
         for (u, v) in scipy {
-            assert!((a.eval(u) - v).abs() < 1e-12, "at {u}: {} vs {v}", a.eval(u));
+            assert!(
+                (a.eval(u) - v).abs() < 1e-12,
+                "at {u}: {} vs {v}",
+                a.eval(u)
+            );
         }
     }
 

@@ -95,7 +95,11 @@ pub fn optimal(p: &[f64], c: f64) -> (f64, f64) {
 fn poly_residuals(x: &[f64], y: &[f64], deg: usize) -> Option<Vec<f64>> {
     let k = deg + 1;
     let m = x.iter().sum::<f64>() / x.len() as f64;
-    let s = x.iter().map(|v| (v - m).abs()).fold(0.0, f64::max).max(1e-300);
+    let s = x
+        .iter()
+        .map(|v| (v - m).abs())
+        .fold(0.0, f64::max)
+        .max(1e-300);
     let basis = |v: f64| -> Vec<f64> {
         let u = (v - m) / s;
         (0..k).map(|p| u.powi(p as i32)).collect()
@@ -117,11 +121,12 @@ fn poly_residuals(x: &[f64], y: &[f64], deg: usize) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, piv);
-        for r in 0..k {
+        let pivot_row = a[col].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != col {
-                let f = a[r][col] / a[col][col];
-                for c in col..=k {
-                    a[r][c] -= f * a[col][c];
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *v -= f * p;
                 }
             }
         }
@@ -137,7 +142,7 @@ fn poly_residuals(x: &[f64], y: &[f64], deg: usize) -> Option<Vec<f64>> {
 
 /// Residuals (ln loss) of each budget's cubic in ln N (a parabola with 4 sizes) and the pooled
 /// residual scale `sqrt(Σ r² / Σ dof)`; 0 when no budget has more sizes than coefficients.
-fn noise_scale(gs: &[Group]) -> (Vec<f64>, f64) {
+pub(crate) fn noise_scale(gs: &[Group]) -> (Vec<f64>, f64) {
     let (mut resid, mut ss, mut dof) = (Vec::new(), 0.0, 0usize);
     for g in gs {
         let n = crate::common::distinct(&g.x);
@@ -152,7 +157,11 @@ fn noise_scale(gs: &[Group]) -> (Vec<f64>, f64) {
             resid.extend(r);
         }
     }
-    let sigma = if dof > 0 { (ss / dof as f64).sqrt() } else { 0.0 };
+    let sigma = if dof > 0 {
+        (ss / dof as f64).sqrt()
+    } else {
+        0.0
+    };
     (resid, sigma)
 }
 
@@ -183,6 +192,25 @@ pub fn fit(points: &RunPoints, opts: &FitOptions) -> Result<FitFile> {
 
 /// As [`fit`], with each loss's standard error (`loss_se`, same units as the loss) when known.
 pub fn fit_with_se(points: &RunPoints, se: Option<&[f64]>, opts: &FitOptions) -> Result<FitFile> {
+    fit_parts(points, se, opts).map(|p| p.fit)
+}
+
+/// A fit with what went into it, for callers that need more than fit.json (backtests).
+pub(crate) struct Parts {
+    pub(crate) fit: FitFile,
+    /// The budgets, in `derived.budgets` order.
+    pub(crate) groups: Vec<Group>,
+    /// Indices of the budgets used for the power law.
+    pub(crate) usable: Vec<usize>,
+    /// Per replicate, per budget: the replicate vertex `(ln N_opt, loss)` when it was found.
+    pub(crate) reps: Vec<Vec<Option<(f64, f64)>>>,
+}
+
+pub(crate) fn fit_parts(
+    points: &RunPoints,
+    se: Option<&[f64]>,
+    opts: &FitOptions,
+) -> Result<Parts> {
     const LAW: &str = "isoflop";
     let method = opts.vertex();
     check_varies(
@@ -352,7 +380,12 @@ pub fn fit_with_se(points: &RunPoints, se: Option<&[f64]>, opts: &FitOptions) ->
     f.fit.converged = usable.len();
     f.fit.best = chi2;
     f.fit.stop = format!("{} of {} budgets usable", usable.len(), gs.len());
-    Ok(f)
+    Ok(Parts {
+        fit: f,
+        groups: gs,
+        usable,
+        reps,
+    })
 }
 
 /// fit.json for the power laws N_opt = N0·C^a, D_opt = D0·C^b (isoflop and envelope): parameters,

@@ -33,6 +33,7 @@
 pub mod akima;
 pub mod allocation;
 pub mod argmin_fit;
+pub mod backtest;
 pub mod bootstrap;
 pub mod chinchilla;
 mod common;

@@ -146,8 +146,7 @@ fn parabola_all(x: &[f64], loss: &[f64]) -> Located {
         return Err(format!("{n} distinct N; a parabola needs 3"));
     }
     let c = ols_parabola(x, loss).ok_or("the parabola is undefined (sizes too close)")?;
-    let (v, l) =
-        parabola_vertex(&c).ok_or("loss does not turn up: parabola opens downwards")?;
+    let (v, l) = parabola_vertex(&c).ok_or("loss does not turn up: parabola opens downwards")?;
     let (lo, hi) = range(x);
     if v < lo || v > hi {
         return Err(format!(
@@ -237,7 +236,11 @@ mod tests {
         ] {
             let (v, l) = locate(m, &x, &y).unwrap();
             assert!((v - truth).abs() < tol, "{}: {v} vs {truth}", m.name());
-            assert!((l - profile(truth)).abs() < tol_loss, "{}: loss {l}", m.name());
+            assert!(
+                (l - profile(truth)).abs() < tol_loss,
+                "{}: loss {l}",
+                m.name()
+            );
         }
     }
 

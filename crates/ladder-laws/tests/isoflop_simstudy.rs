@@ -118,14 +118,18 @@ fn default_estimator_is_unbiased_and_covers() {
             "{name}: coverage {}",
             r.coverage
         );
-        assert!(r.failed <= 3, "{name}: {} sweeps could not be fitted", r.failed);
+        assert!(
+            r.failed <= 3,
+            "{name}: {} sweeps could not be fitted",
+            r.failed
+        );
     }
 }
 
 #[test]
 #[ignore = "the full table for docs/laws.md: a few minutes in --release"]
 fn simulation_study_full() {
-    table(1000, 400);
+    table(600, 400);
 }
 
 #[test]
