@@ -578,7 +578,7 @@ fn notes(s: &mut String, p: &Page) {
             "Chinchilla law (Approach 3: Huber loss in log space, L-BFGS from the Hoffmann grid)"
         )
     );
-    let _ = write!(s, "<li>{}</li>", source_note(&p.laws.isoflop, "IsoFLOP law (Approach 2: per-budget parabolas in ln N, power laws through their vertices)"));
+    let _ = write!(s, "<li>{}</li>", source_note(&p.laws.isoflop, "IsoFLOP law (Approach 2: per-budget vertices by the fit's vertex estimator, a weighted power law through them)"));
     for (run, why) in &p.laws.left_out {
         let _ = write!(
             s,

@@ -173,11 +173,14 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
     figs.push(render(
         "isoflop",
         "IsoFLOP profiles",
-        "Final validation loss against model size N at each compute budget (Chinchilla Approach 2). \
+        format!("Final validation loss against model size N at each compute budget (Chinchilla Approach 2). \
          Each line is a least-squares parabola of loss in ln N over that budget's runs; its vertex \
-         (ringed) is the budget's compute-optimal size N_opt(C). A hollow vertex lies outside the \
-         sizes that were trained and is not used for the power law."
-            .to_string(),
+         (ringed) is where the parabola puts the budget's compute-optimal size N_opt(C); a hollow \
+         vertex lies outside the sizes that were trained. The IsoFLOP law locates each vertex with \
+         its own estimator (here: {}), whose vertices are the orange dots of the frontier figure.",
+        iso.and_then(|f| f.fit.vertex.clone())
+            .unwrap_or_else(|| "parabola".to_string())
+    ),
         WIDE,
         &figures::law::Isoflop(ctx),
     )?);
