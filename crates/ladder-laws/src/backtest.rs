@@ -142,7 +142,7 @@ impl Backtest {
                     (Some(n), Some(d)) => format!("loss N={n:.2e} D={d:.2e}"),
                     _ => c.quantity.clone(),
                 };
-                let ci = c.ci95.map_or("-".to_string(), |[lo, hi]| {
+                let ci = c.prediction_interval.map_or("-".to_string(), |[lo, hi]| {
                     format!("[{}, {}]", num(lo), num(hi))
                 });
                 let inside = match c.inside {
@@ -167,7 +167,7 @@ impl Backtest {
         }
         let _ = writeln!(
             o,
-            "\n  {} of {} truths inside their 95 % interval",
+            "\n  {} of {} truths inside their 95 % interval (the law's interval widened by the truth's own noise; --json has both)",
             self.inside, self.with_interval
         );
         o
