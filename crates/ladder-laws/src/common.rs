@@ -113,6 +113,7 @@ pub(crate) fn log_fit_file(
             resample: lf.scheme.to_string(),
             stop: lf.stop.clone(),
             weighted: lf.chi2.is_some(),
+            vertex: None,
         },
         data: data_info(origin, resid.len()),
         residuals,

@@ -210,6 +210,22 @@ pub enum Error {
         /// Why the others were rejected and what to do.
         detail: String,
     },
+    /// A backtest holds out so many budgets that too few are left to fit the law.
+    #[error("--holdout-top {holdout} leaves {left} of {total} compute budget(s) to fit; {law} needs at least {needed}. Use --holdout-top <= {max} or add budgets")]
+    HoldoutTooLarge {
+        /// The law being backtested.
+        law: &'static str,
+        /// Budgets held out.
+        holdout: usize,
+        /// Budgets left to fit.
+        left: usize,
+        /// Budgets found.
+        total: usize,
+        /// Budgets the law needs.
+        needed: usize,
+        /// The largest usable `--holdout-top` (0 when none is).
+        max: usize,
+    },
     /// A prediction was asked of a law that cannot make it.
     #[error("law `{law}` cannot predict {what}{hint}")]
     Unsupported {

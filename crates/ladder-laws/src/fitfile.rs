@@ -223,6 +223,9 @@ pub struct FitInfo {
     /// written before weighted fits: false).
     #[serde(default)]
     pub weighted: bool,
+    /// IsoFLOP vertex estimator (`parabola`, `local` or `akima`); absent for other laws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex: Option<String>,
 }
 
 /// Where the data came from.

@@ -36,8 +36,10 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod akima;
 pub mod allocation;
 pub mod argmin_fit;
+pub mod backtest;
 pub mod bootstrap;
 pub mod chinchilla;
 mod common;
@@ -60,6 +62,7 @@ pub mod runs;
 pub mod solver;
 pub mod stats;
 pub mod synth;
+pub mod vertex;
 
 use std::path::PathBuf;
 

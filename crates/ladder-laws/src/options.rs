@@ -3,6 +3,7 @@
 use crate::chinchilla::Theta;
 use crate::error::{Error, Result};
 use crate::solver::LbfgsOptions;
+use crate::vertex::VertexMethod;
 
 /// The laws `ladder fit` knows (DESIGN §4), by name; [`crate::law::Law`] is what each does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +84,7 @@ pub struct FitOptions {
     pub(crate) offset: bool,
     pub(crate) bins: usize,
     pub(crate) params: ParamCount,
+    pub(crate) vertex: VertexMethod,
 }
 
 impl Default for FitOptions {
@@ -101,6 +103,8 @@ impl Default for FitOptions {
             // typical ladder spans, enough for the power law without over-counting curves.
             bins: 40,
             params: ParamCount::NonEmbedding,
+            // Chosen by the simulation study in tests/isoflop_simstudy.rs (docs/laws.md).
+            vertex: VertexMethod::Local,
         }
     }
 }
@@ -190,6 +194,15 @@ impl FitOptions {
     /// Which parameter count is N.
     pub fn params(&self) -> ParamCount {
         self.params
+    }
+    /// IsoFLOP vertex estimator.
+    pub fn with_vertex(mut self, vertex: VertexMethod) -> Self {
+        self.vertex = vertex;
+        self
+    }
+    /// IsoFLOP vertex estimator.
+    pub fn vertex(&self) -> VertexMethod {
+        self.vertex
     }
     /// Replicates.
     pub fn bootstrap(&self) -> usize {

@@ -39,7 +39,7 @@ fn interval(i: Option<&Interval>) -> String {
 fn formula(f: &FitFile) -> &'static str {
     match f.law.as_str() {
         "chinchilla" => "L(N, D) = E + A/N^alpha + B/D^beta",
-        "isoflop" => "per-budget parabolas in ln N; N_opt = N0*C^a, D_opt = D0*C^b",
+        "isoflop" => "per-budget vertices in ln N; N_opt = N0*C^a, D_opt = D0*C^b",
         "envelope" => "lowest loss per compute over curves; N_opt = N0*C^a, D_opt = D0*C^b",
         "kaplan" if f.params.0.len() == 2 => "L(X) = (Xc/X)^alpha_X",
         "kaplan" => "L(N, D) = [(Nc/N)^(alpha_N/alpha_D) + Dc/D]^alpha_D",
@@ -118,10 +118,14 @@ pub fn fit_table(f: &FitFile) -> String {
         None => f.fit.objective.clone(),
     };
     if matches!(f.law.as_str(), "isoflop" | "envelope") {
-        let what = if f.law == "isoflop" {
-            "parabola SSE"
-        } else {
-            "power-law SSE (ln N_opt)"
+        let what = match (f.law.as_str(), &f.fit.vertex) {
+            // fit.json files written before `--vertex` existed hold the parabolas' SSE.
+            ("isoflop", None) => "parabola SSE".to_string(),
+            ("isoflop", Some(v)) => format!(
+                "vertices by {v}; {} power law, sum of w*r^2 (ln N_opt)",
+                f.fit.objective
+            ),
+            _ => "power-law SSE (ln N_opt)".to_string(),
         };
         let _ = writeln!(
             o,

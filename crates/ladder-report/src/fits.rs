@@ -75,6 +75,8 @@ pub struct Laws {
     pub budget_of: Vec<usize>,
     /// Runs left out of the fits here, with the reason.
     pub left_out: Vec<(String, String)>,
+    /// The points the laws were fitted to here (completed runs not left out).
+    pub points: RunPoints,
 }
 
 /// A fit read from a file, with the file.
@@ -174,6 +176,7 @@ pub fn laws(
         budgets,
         budget_of,
         left_out,
+        points: pts,
     })
 }
 

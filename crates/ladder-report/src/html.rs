@@ -102,6 +102,8 @@ pub struct Page<'a> {
     pub warnings: &'a [String],
     /// The source's entropy.
     pub entropy: Option<f64>,
+    /// Backtests of the laws.
+    pub backtests: &'a crate::backtests::Backtests,
 }
 
 fn fmt_ci(f: &FitFile, k: &str, digits: usize) -> String {
@@ -187,7 +189,9 @@ pub fn page(p: &Page) -> String {
         ("isoflop", "IsoFLOP profiles", has("isoflop")),
         ("law", "Fitted law", has("law")),
         ("residuals", "Residuals", has("residuals")),
+        ("shape", "By shape", has("shape")),
         ("frontier", "Compute-optimal frontier", has("frontier")),
+        ("backtest", "Backtest", true),
         ("diagnosis", "Diagnosis", !p.subjects.is_empty()),
         ("runs", "Runs", true),
         ("notes", "Notes", true),
@@ -212,6 +216,7 @@ pub fn page(p: &Page) -> String {
         }
         s.push_str("</section>\n");
     }
+    backtest_section(&mut s, p.backtests);
     if !p.subjects.is_empty() {
         diagnosis_section(&mut s, p, &mut number);
     }
@@ -334,6 +339,80 @@ fn frontier_table(s: &mut String, laws: &Laws) {
         "<p class=\"lead\">Compute-optimal allocation at the ladder's largest budget and 10× and 100× beyond it (95 % intervals in brackets):</p>\
          <table><thead><tr><th>law</th><th class=\"num\">C (FLOPs)</th><th class=\"num\">N_opt</th><th class=\"num\">D_opt (tokens)</th><th class=\"num\">tokens/param</th><th class=\"num\">loss at optimum</th></tr></thead><tbody>{rows}</tbody></table>"
     );
+}
+
+/// Losses with 4 decimals, sizes with SI prefixes.
+fn bt_num(x: f64) -> String {
+    if x.abs() >= 1e4 {
+        si(x)
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn backtest_section(s: &mut String, b: &crate::backtests::Backtests) {
+    use crate::backtests::BacktestSource;
+    s.push_str("<section id=\"backtest\"><h2>Backtest: the largest budget predicted from the others</h2>\n");
+    let from = match &b.source {
+        BacktestSource::File(p) => format!(
+            "Read from <code>{}</code> (written by <code>ladder backtest --out</code>).",
+            esc(&p.display().to_string())
+        ),
+        BacktestSource::Run => "Run by this report: each law fitted on every compute budget but the largest (<code>ladder backtest --holdout-top 1</code>), then its predictions for the held-out budget checked against what its runs show.".to_string(),
+        BacktestSource::None(why) => format!("No backtest: {}.", esc(why)),
+    };
+    let _ = writeln!(
+        s,
+        "<p class=\"lead\">{from} The truth of the best loss and N_opt is the held-out budget's own vertex; a truth counts as inside when it lies within the law's 95 % interval widened by the truth's own noise (docs/laws.md, Backtests).</p>"
+    );
+    for (law, r) in &b.items {
+        match r {
+            Err(why) => {
+                let _ = writeln!(s, "<p><b>{}</b>: {}</p>", esc(law), esc(why));
+            }
+            Ok(bt) => {
+                let _ = writeln!(
+                    s,
+                    "<p><b>{}</b> (vertices: {}), fitted on {} budget(s), {} runs: {} of {} truths inside their interval.</p>",
+                    esc(&bt.law),
+                    esc(&bt.vertex),
+                    bt.fit_budgets.len(),
+                    bt.fit_points,
+                    bt.inside,
+                    bt.with_interval
+                );
+                s.push_str("<table><thead><tr><th class=\"num\">C (FLOPs)</th><th>quantity</th><th class=\"num\">predicted</th><th class=\"num\">95 % interval</th><th class=\"num\">actual ± SE</th><th class=\"num\">error %</th><th>inside</th></tr></thead><tbody>");
+                for h in &bt.heldout {
+                    for c in &h.checks {
+                        let what = match (c.N, c.D) {
+                            (Some(n), Some(d)) => format!("loss at N = {}, D = {}", si(n), si(d)),
+                            _ => c.quantity.clone(),
+                        };
+                        let ci = c.prediction_interval.map_or("–".to_string(), |[lo, hi]| {
+                            format!("[{}, {}]", bt_num(lo), bt_num(hi))
+                        });
+                        let inside = match c.inside {
+                            Some(true) => "yes",
+                            Some(false) => "<b>no</b>",
+                            None => "–",
+                        };
+                        let _ = write!(
+                            s,
+                            "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{ci}</td><td class=\"num\">{} ± {}</td><td class=\"num\">{:+.2}</td><td>{inside}</td></tr>",
+                            sci(h.C),
+                            esc(&what),
+                            bt_num(c.predicted),
+                            bt_num(c.actual),
+                            bt_num(c.actual_se),
+                            c.error_pct
+                        );
+                    }
+                }
+                s.push_str("</tbody></table>\n");
+            }
+        }
+    }
+    s.push_str("</section>\n");
 }
 
 fn verdict_class(d: Option<&Diagnosis>) -> &str {
@@ -499,7 +578,7 @@ fn notes(s: &mut String, p: &Page) {
             "Chinchilla law (Approach 3: Huber loss in log space, L-BFGS from the Hoffmann grid)"
         )
     );
-    let _ = write!(s, "<li>{}</li>", source_note(&p.laws.isoflop, "IsoFLOP law (Approach 2: per-budget parabolas in ln N, power laws through their vertices)"));
+    let _ = write!(s, "<li>{}</li>", source_note(&p.laws.isoflop, "IsoFLOP law (Approach 2: per-budget vertices by the fit's vertex estimator, a weighted power law through them)"));
     for (run, why) in &p.laws.left_out {
         let _ = write!(
             s,

@@ -12,9 +12,11 @@
 //! 3. the fitted Chinchilla law against the points;
 //! 4. the residuals around the law;
 //! 5. the compute-optimal frontier N_opt(C), D_opt(C) of both laws with 95 % bands;
-//! 6. a diagnosis section: each run with a `diagnosis.json` (from `ladder diagnose`), each
+//! 6. residuals by model shape (depth and width, from each run's config.toml);
+//! 7. a backtest section ([`backtests`]): the largest budget predicted from the others;
+//! 8. a diagnosis section: each run with a `diagnosis.json` (from `ladder diagnose`), each
 //!    highlighted run and each `--diagnose` run directory against the law and similar runs;
-//! 7. a table of runs (N, D, C, losses, status, verdict).
+//! 9. a table of runs (N, D, C, losses, status, verdict).
 //!
 //! Plot text needs a TrueType font at run time (see [`font`]). Every file is written
 //! atomically, and the output depends only on the inputs (no timestamps), so two reports of the
@@ -32,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backtests;
 pub mod error;
 pub mod figures;
 pub mod fits;
@@ -133,6 +136,13 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
         extra.push(run);
     }
     let laws = fits::laws(&loaded.runs, input, &opts.fits, opts.bootstrap, opts.seed)?;
+    let backtests = backtests::backtests(
+        input,
+        &laws,
+        opts.bootstrap,
+        opts.seed,
+        &mut loaded.warnings,
+    );
     let runs = &loaded.runs;
     let entropy = runs.iter().chain(&extra).find_map(|r| r.entropy);
     let ctx = Ctx {
@@ -163,11 +173,14 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
     figs.push(render(
         "isoflop",
         "IsoFLOP profiles",
-        "Final validation loss against model size N at each compute budget (Chinchilla Approach 2). \
+        format!("Final validation loss against model size N at each compute budget (Chinchilla Approach 2). \
          Each line is a least-squares parabola of loss in ln N over that budget's runs; its vertex \
-         (ringed) is the budget's compute-optimal size N_opt(C). A hollow vertex lies outside the \
-         sizes that were trained and is not used for the power law."
-            .to_string(),
+         (ringed) is where the parabola puts the budget's compute-optimal size N_opt(C); a hollow \
+         vertex lies outside the sizes that were trained. The IsoFLOP law locates each vertex with \
+         its own estimator (here: {}), whose vertices are the orange dots of the frontier figure.",
+        iso.and_then(|f| f.fit.vertex.clone())
+            .unwrap_or_else(|| "parabola".to_string())
+    ),
         WIDE,
         &figures::law::Isoflop(ctx),
     )?);
@@ -196,6 +209,27 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
             WIDE,
             &figures::law::Residuals { ctx, fit },
         )?);
+        // Only a ladder that mixes shapes has anything to separate.
+        let mut shapes: Vec<(u64, u64)> = runs
+            .iter()
+            .filter_map(|r| Some((r.n_layer?, r.n_embd?)))
+            .collect();
+        shapes.sort_unstable();
+        shapes.dedup();
+        if shapes.len() > 1 && !figures::shape::shape_residuals(&ctx, fit).is_empty() {
+            figs.push(render(
+                "shape",
+                "Residuals by depth and width",
+                "The same residuals, 100·ln(observed/law), against each run's width (model.n_embd of its \
+                 config.toml), one colour per depth (model.n_layer); the legend gives each depth's mean. \
+                 A law in N alone assumes the shape does not matter at a given N: a depth whose runs sit \
+                 together above or below zero, or a trend along width, means the ladder mixes shapes that \
+                 do not follow one law (use one shape family)."
+                    .to_string(),
+                WIDE,
+                &figures::shape::ResidualsByShape { ctx, fit },
+            )?);
+        }
     }
     if chin.is_some() || iso.is_some() {
         figs.push(render(
@@ -283,6 +317,7 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
         skipped: &loaded.skipped,
         warnings: &loaded.warnings,
         entropy,
+        backtests: &backtests,
     });
     write_atomic(out_html, page.as_bytes())?;
     let mut unavailable = Vec::new();

@@ -46,6 +46,10 @@ pub struct Run {
     pub val_curve: Vec<(f64, f64)>,
     /// `diagnosis.json`, when the run has been diagnosed.
     pub diagnosis: Option<Diagnosis>,
+    /// `model.n_layer` of its config.toml, when readable.
+    pub n_layer: Option<u64>,
+    /// `model.n_embd` of its config.toml, when readable.
+    pub n_embd: Option<u64>,
 }
 
 impl Run {
@@ -185,6 +189,7 @@ pub fn load_run(dir: &Path, warnings: &mut Vec<String>) -> std::result::Result<R
     );
     let (train_curve, val_curve) = read_curves(&dir.join("metrics.jsonl"), warnings);
     let diagnosis = read_diagnosis(&dir.join("diagnosis.json"), warnings);
+    let shape = model_shape(dir);
     Ok(Run {
         name,
         dir: dir.to_path_buf(),
@@ -200,7 +205,27 @@ pub fn load_run(dir: &Path, warnings: &mut Vec<String>) -> std::result::Result<R
         train_curve,
         val_curve,
         diagnosis,
+        n_layer: shape.0,
+        n_embd: shape.1,
     })
+}
+
+/// `(model.n_layer, model.n_embd)` of a run's config.toml; a missing or unreadable file (or key)
+/// gives `None`: the shape is only used to group residuals.
+fn model_shape(dir: &Path) -> (Option<u64>, Option<u64>) {
+    let Ok(text) = std::fs::read_to_string(dir.join("config.toml")) else {
+        return (None, None);
+    };
+    let Ok(v) = text.parse::<toml::Table>() else {
+        return (None, None);
+    };
+    let key = |k: &str| {
+        v.get("model")
+            .and_then(|m| m.get(k))
+            .and_then(|x| x.as_integer())
+            .and_then(|x| u64::try_from(x).ok())
+    };
+    (key("n_layer"), key("n_embd"))
 }
 
 /// (tokens, loss) and (tokens, val_loss) from metrics.jsonl; a missing file gives empty curves,

@@ -272,3 +272,43 @@ fn report_uses_a_given_fit_json() {
     let e = fit.param("E").unwrap();
     assert!(html.contains(&format!("{e:.3}")));
 }
+
+#[test]
+fn report_shows_residuals_by_shape_and_a_backtest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = tmp.path().join("sweep");
+    let dirs = fixture::make_sweep(&sweep, &BUDGETS, 5);
+    // Mixed shapes: every other run one layer deeper and narrower.
+    for (i, d) in dirs.iter().enumerate() {
+        let (layers, width) = if i % 2 == 0 { (2, 64) } else { (3, 48) };
+        std::fs::write(
+            d.join("config.toml"),
+            format!("[model]\nn_layer = {layers}\nn_embd = {width}\n"),
+        )
+        .unwrap();
+    }
+    let out = tmp.path().join("report.html");
+    let r = write_report(&sweep, &out, &opts()).unwrap();
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("id=\"fig-shape\""), "no shape figure");
+    assert!(r.files_dir.join("shape.svg").is_file());
+    let svg = std::fs::read_to_string(r.files_dir.join("shape.svg")).unwrap();
+    assert!(svg.contains("n_layer = 2 (8 runs") && svg.contains("n_layer = 3 (7 runs"));
+    // Three budgets: the backtests run here, holding out the largest.
+    assert!(html.contains("<section id=\"backtest\">"));
+    assert!(html.contains("Run by this report"));
+    assert!(html.contains("best_loss") && html.contains("N_opt"));
+
+    // A backtest.json in the input is shown instead.
+    let points = ladder_laws::backtest::load_points(std::slice::from_ref(&sweep)).unwrap();
+    let opts_bt = ladder_laws::FitOptions::default()
+        .with_bootstrap(40)
+        .unwrap();
+    let bt =
+        ladder_laws::backtest::backtest(&points, ladder_laws::LawKind::Isoflop, 1, &opts_bt).unwrap();
+    std::fs::write(sweep.join("backtest.json"), bt.to_json()).unwrap();
+    write_report(&sweep, &out, &opts()).unwrap();
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("Read from <code>"), "backtest.json not used");
+    assert!(html.contains("backtest.json"));
+}

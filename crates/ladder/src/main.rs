@@ -35,6 +35,8 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Fit a scaling law to runs (CSV, run directories or a sweep) and write fit.json.
     Fit(cmd::fit::FitArgs),
+    /// Backtest a law: fit all compute budgets but the largest K, check its predictions for them.
+    Backtest(cmd::backtest::BacktestArgs),
     /// Predict from a fitted law: loss at (N, D), or the compute-optimal allocation at a budget.
     Predict(cmd::predict::PredictArgs),
     /// Is this run broken? Judge it against a fitted law, reference runs and its health signals.
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(a) => cmd::export::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Fit(a) => cmd::fit::run(a),
+        Command::Backtest(a) => cmd::backtest::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Debug(c) => cmd::debug::run(c),
         Command::Report(a) => cmd::report::run(a),

@@ -9,6 +9,7 @@ pub mod curves;
 pub mod diagnosis;
 pub mod frontier;
 pub mod law;
+pub mod shape;
 
 use crate::fits::Laws;
 use crate::runs::Run;

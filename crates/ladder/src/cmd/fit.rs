@@ -55,6 +55,28 @@ impl From<ParamsArg> for ParamCount {
     }
 }
 
+/// IsoFLOP vertex estimators on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum VertexArg {
+    /// Parabola of loss in ln N through every point of the budget (Hoffmann et al.).
+    Parabola,
+    /// Parabola of ln loss through the 5 sizes nearest the lowest loss (the default: see docs/laws.md).
+    Local,
+    /// Akima spline of ln loss in ln N, minimised on a fine grid (Porian et al. 2024).
+    Akima,
+}
+
+impl From<VertexArg> for ladder_laws::vertex::VertexMethod {
+    fn from(v: VertexArg) -> Self {
+        use ladder_laws::vertex::VertexMethod as M;
+        match v {
+            VertexArg::Parabola => M::Parabola,
+            VertexArg::Local => M::Local,
+            VertexArg::Akima => M::Akima,
+        }
+    }
+}
+
 /// Output format on stdout.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -69,6 +91,7 @@ pub enum Format {
 #[command(after_help = "Examples:
   ladder fit runs.csv --law chinchilla --bootstrap 1000 --out fit.json
   ladder fit sweep/ --law isoflop --compute 1e21
+  ladder fit sweep/ --law isoflop --vertex akima
   ladder fit sweep/ --law envelope
   ladder fit xy.csv --law power --x C --y loss --offset
   ladder fit trend.csv --law doubling --x date --y horizon
@@ -121,6 +144,9 @@ pub struct FitArgs {
     /// Log-spaced compute values of the envelope.
     #[arg(long, default_value_t = 40)]
     pub bins: usize,
+    /// IsoFLOP vertex estimator per budget (isoflop only).
+    #[arg(long, value_enum, default_value = "local")]
+    pub vertex: VertexArg,
     /// Output on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -156,7 +182,8 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         .with_budgets(&args.compute)?
         .with_offset(args.offset)
         .with_bins(args.bins)?
-        .with_params(args.params.into());
+        .with_params(args.params.into())
+        .with_vertex(args.vertex.into());
     if args.offset && !matches!(args.law, LawArg::Power) {
         anyhow::bail!("--offset applies to --law power only");
     }

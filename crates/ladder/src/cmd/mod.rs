@@ -1,5 +1,6 @@
 //! One module per subcommand: clap arguments plus a `run` that validates them and calls a library.
 
+pub mod backtest;
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
