@@ -14,6 +14,7 @@ fn train_synth_loss_falls_and_writes_run_files() {
         "train.warmup_steps=10",
         "eval.every=50",
         "eval.tokens=4096",
+        "eval.final_tokens=4096",
         "train.threads=2",
     ];
     ok(&train_args(synth(), &run, &sets, &["--quiet"]));
