@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{nullable_f32, nullable_f64};
 
 /// One optimizer step. Training numbers that became non-finite are written as `null` and read
-/// back as NaN.
+/// back as NaN; only `step` and `tokens` are required when reading.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Optimizer steps completed (1-based).
@@ -13,25 +13,25 @@ pub struct StepRecord {
     /// Training tokens consumed so far.
     pub tokens: u64,
     /// Cumulative training FLOPs (`tokens · train_flops_per_token`).
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub flops: f64,
     /// Learning rate used by this step.
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub lr: f64,
     /// Mean training cross-entropy of this step's micro-batches (nats/token).
-    #[serde(deserialize_with = "nullable_f32")]
+    #[serde(default = "crate::nan_f32", deserialize_with = "nullable_f32")]
     pub loss: f32,
     /// Global gradient L2 norm before clipping.
-    #[serde(default, deserialize_with = "nullable_f32")]
+    #[serde(default = "crate::nan_f32", deserialize_with = "nullable_f32")]
     pub grad_norm: f32,
     /// Training throughput of this step (tokens per second).
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub tok_per_s: f64,
     /// Model FLOPs utilisation of this step (achieved FLOP/s ÷ peak).
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub mfu: f64,
     /// Seconds since training started (evaluation and checkpoint time included).
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub elapsed_s: f64,
     /// Validation loss (nats/token), on evaluation steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -106,16 +106,20 @@ pub struct Summary {
     #[serde(rename = "D")]
     pub d: u64,
     /// `6·N·D` (Kaplan convention).
-    #[serde(rename = "C", default, deserialize_with = "nullable_f64")]
+    #[serde(
+        rename = "C",
+        default = "crate::nan_f64",
+        deserialize_with = "nullable_f64"
+    )]
     pub c: f64,
     /// Optimizer steps completed.
     #[serde(default)]
     pub steps: u64,
     /// Training FLOPs with the trainer's `train_flops_per_token`.
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub flops: f64,
     /// Training FLOPs per token at the run's sequence length.
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub flops_per_token: f64,
     /// Mean loss of the last step (nats/token).
     #[serde(default)]
@@ -137,16 +141,16 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy_nats_per_token: Option<f64>,
     /// Wall time of the training loop, evaluations and checkpoints included.
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub wall_time_s: f64,
     /// Mean training throughput (tokens / time spent in training steps).
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub tok_per_s: f64,
     /// Mean MFU over training steps.
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub mfu: f64,
     /// The peak GFLOP/s behind `mfu`.
-    #[serde(default, deserialize_with = "nullable_f64")]
+    #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]
     pub peak_gflops: f64,
     /// Whether the peak was measured or declared.
     #[serde(default = "measured")]
