@@ -77,6 +77,13 @@ pub struct SweepState {
     pub runs: BTreeMap<String, RunState>,
 }
 
+impl SweepState {
+    /// The entry of `name`, created pending when absent.
+    pub fn entry(&mut self, name: &str) -> &mut RunState {
+        self.runs.entry(name.to_string()).or_default()
+    }
+}
+
 impl Default for SweepState {
     fn default() -> Self {
         SweepState {
