@@ -29,8 +29,9 @@ pub struct LayerRecord {
     /// Learning rate that step used.
     #[serde(default)]
     pub lr: Option<f64>,
-    /// Cosine between this step's gradient and the previous step's.
-    #[serde(default)]
+    /// Cosine between this step's gradient and the previous step's (absent on a step whose
+    /// previous gradient was not kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_cosine_prev: Option<f64>,
     /// Per layer, in buffer order.
     pub layers: Vec<LayerStat>,
