@@ -3,7 +3,9 @@
 
 use ladder_laws::FitFile;
 
-use crate::run::{LayerRecord, RunData};
+use ladder_schema::{f32_as_written, EventKind, Status, StopReason};
+
+use crate::run::{Event, LayerRecord, RunData};
 use crate::stats::{fraction, interpolate, median, smooth};
 use crate::{Cause, Finding, LawComparison, Verdict};
 
@@ -31,8 +33,8 @@ const LAW_Z_BROKEN: f64 = 5.0;
 
 /// The final validation loss against the law's prediction at the run's (N, D).
 pub fn law(run: &RunData, fit: &FitFile, out: &mut Vec<Finding>) -> Option<LawComparison> {
-    let observed = run.summary.final_val_loss?;
-    let (n, d) = (run.summary.n, run.summary.d);
+    let observed = f32_as_written(run.summary.final_val_loss?);
+    let (n, d) = (run.summary.n as f64, run.summary.d as f64);
     let est = match ladder_laws::predict::loss(fit, n, d) {
         Ok(e) => e,
         Err(e) => {
@@ -100,7 +102,7 @@ pub fn health(run: &RunData, out: &mut Vec<Finding>) {
         .steps
         .iter()
         .find(|s| s.loss.is_none() || s.grad_norm.is_none());
-    if run.summary.status == "diverged" || bad_step.is_some() {
+    if run.summary.status == Status::Diverged || bad_step.is_some() {
         let at = bad_step.map_or(String::new(), |s| format!(" at step {}", s.step));
         push(
             out,
@@ -109,33 +111,33 @@ pub fn health(run: &RunData, out: &mut Vec<Finding>) {
             Some(Cause::Diverged),
             format!(
                 "the loss or gradient became non-finite{at} (status {})",
-                run.summary.status
+                run.summary.status.as_str()
             ),
         );
-    } else if run.summary.status != "completed" {
+    } else if run.summary.status != Status::Completed {
         push(
             out,
             "health",
             Verdict::Broken,
             None,
-            format!("the run did not complete (status {})", run.summary.status),
+            format!(
+                "the run did not complete (status {})",
+                run.summary.status.as_str()
+            ),
         );
     }
-    let count = |pred: &dyn Fn(&str) -> bool| {
+    let count = |pred: &dyn Fn(&EventKind) -> bool| {
         run.events
             .iter()
             .filter(|e| pred(&e.kind))
             .collect::<Vec<_>>()
     };
-    let nonfinite = count(&|k| k.contains("nan") || k.contains("finite"));
-    let spikes = count(&|k| k.contains("spike") || k.contains("grad"));
-    let slow = count(&|k| k.contains("slow") || k.contains("throughput"));
+    let nonfinite = count(&EventKind::is_non_finite);
+    let spikes = count(&EventKind::is_instability);
+    let slow = count(&|k| *k == EventKind::SlowStep);
+    let nonfinite_what = format!("non-finite values ({})", outcomes(run, &nonfinite));
     for (events, what, cause) in [
-        (
-            &nonfinite,
-            "non-finite values (rolled back)",
-            Cause::Diverged,
-        ),
+        (&nonfinite, nonfinite_what.as_str(), Cause::Diverged),
         (&spikes, "loss or gradient-norm spikes", Cause::LrTooHigh),
         (&slow, "slow steps", Cause::ThroughputRegression),
     ] {
@@ -156,11 +158,49 @@ pub fn health(run: &RunData, out: &mut Vec<Finding>) {
     }
 }
 
+/// What the trainer did about health events, counted by outcome: rolled back (a `rollback`
+/// event at the same step follows), stopped the run (`--health stop`, or out of rollbacks: the
+/// run's last such event with stop reason `health`), ended the run as diverged (the last one of
+/// a diverged run, e.g. under `--health warn`), or nothing (training went on).
+fn outcomes(run: &RunData, events: &[&Event]) -> String {
+    let last = events.iter().map(|e| e.step).max();
+    let (mut rolled, mut stopped, mut diverged, mut kept) = (0, 0, 0, 0);
+    for e in events {
+        let rolled_back = run
+            .events
+            .iter()
+            .any(|r| r.kind == EventKind::Rollback && r.step == e.step);
+        if rolled_back {
+            rolled += 1;
+        } else if Some(e.step) == last && run.summary.stop_reason == StopReason::Health {
+            stopped += 1;
+        } else if Some(e.step) == last && run.summary.status == Status::Diverged {
+            diverged += 1;
+        } else {
+            kept += 1;
+        }
+    }
+    let parts: Vec<String> = [
+        (rolled, "rolled back"),
+        (stopped, "stopped the run"),
+        (diverged, "ended the run as diverged"),
+        (kept, "training went on"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| match events.len() {
+        1 => (*what).to_owned(),
+        _ => format!("{n} {what}"),
+    })
+    .collect();
+    parts.join(", ")
+}
+
 /// A validation loss below the source's entropy is impossible for an honest model.
 pub fn entropy(run: &RunData, out: &mut Vec<Finding>) {
     let (Some(h), Some(val)) = (
         run.summary.entropy_nats_per_token,
-        run.summary.final_val_loss,
+        run.summary.final_val_loss.map(f32_as_written),
     ) else {
         return;
     };
@@ -417,7 +457,10 @@ fn train_val_gap_of(run: &RunData) -> Option<(f64, f64)> {
     let n = tail.len() as f64;
     let mean = tail.iter().sum::<f64>() / n;
     let var = tail.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    Some((run.summary.final_val_loss? - mean, (var / n).sqrt()))
+    Some((
+        f32_as_written(run.summary.final_val_loss?) - mean,
+        (var / n).sqrt(),
+    ))
 }
 
 /// A model that fits its training batches much better than held-out data has seen them before.
@@ -492,7 +535,7 @@ fn update_ratio_of(run: &RunData) -> Option<f64> {
 /// Reference runs closest in size: within a factor 2 of N, else none.
 fn similar<'a>(run: &RunData, refs: &'a [RunData]) -> Vec<&'a RunData> {
     refs.iter()
-        .filter(|r| (r.summary.n / run.summary.n).ln().abs() <= 2f64.ln())
+        .filter(|r| (r.summary.n as f64 / run.summary.n as f64).ln().abs() <= 2f64.ln())
         .collect()
 }
 
@@ -542,14 +585,14 @@ fn curve(run: &RunData) -> Vec<(f64, f64)> {
 /// schedules of different lengths still agree, compared at equal tokens.
 pub fn curve_shape(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
     let Some(nearest) = similar(run, refs).into_iter().min_by(|a, b| {
-        let da = (a.summary.n / run.summary.n).ln().abs();
-        let db = (b.summary.n / run.summary.n).ln().abs();
+        let da = (a.summary.n as f64 / run.summary.n as f64).ln().abs();
+        let db = (b.summary.n as f64 / run.summary.n as f64).ln().abs();
         da.total_cmp(&db)
     }) else {
         return;
     };
     let (mine, theirs) = (curve(run), curve(nearest));
-    let horizon = run.summary.d.min(nearest.summary.d);
+    let horizon = run.summary.d.min(nearest.summary.d) as f64;
     let rel = median(
         mine.iter()
             .filter(|(t, _)| *t > 0.1 * horizon && *t <= 0.5 * horizon)
@@ -573,7 +616,7 @@ pub fn curve_shape(run: &RunData, refs: &[RunData], out: &mut Vec<Finding>) {
         format!(
             "over the first half of training the loss runs {:+.1} % against reference run {name} (N = {:.3e})",
             100.0 * rel,
-            nearest.summary.n
+            nearest.summary.n as f64
         ),
     );
 }
@@ -618,8 +661,8 @@ pub fn under_training(run: &RunData, out: &mut Vec<Finding>) {
     let Some(planned) = run.planned_tokens.filter(|&p| p > 0) else {
         return;
     };
-    if run.summary.stop_reason.as_deref() == Some("max_time")
-        && run.summary.d < 0.95 * planned as f64
+    if run.summary.stop_reason == StopReason::MaxTime
+        && (run.summary.d as f64) < 0.95 * planned as f64
     {
         push(
             out,
@@ -628,7 +671,7 @@ pub fn under_training(run: &RunData, out: &mut Vec<Finding>) {
             Some(Cause::UnderTraining),
             format!(
                 "stopped by its time limit after {:.0} % of its planned {planned} tokens",
-                100.0 * run.summary.d / planned as f64
+                100.0 * run.summary.d as f64 / planned as f64
             ),
         );
     }

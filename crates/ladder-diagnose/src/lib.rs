@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use error::{Error, Result};
-pub use run::{Event, LayerRecord, LayerStat, RunData, RunSummary, Step};
+pub use run::{Event, EventKind, LayerRecord, LayerStat, RunData, RunSummary, Step};
 
 /// How bad it is; ordered from good to bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -198,7 +198,7 @@ fn load_references(dir: &Path, run_dir: &Path) -> Result<Vec<RunData>> {
             continue;
         }
         let r = RunData::load(&path)?;
-        if r.summary.status == "completed" {
+        if r.summary.status == ladder_schema::Status::Completed {
             out.push(r);
         }
     }

@@ -1,112 +1,57 @@
 //! A run directory as diagnosis reads it (DESIGN §3): `summary.json`, `metrics.jsonl`,
-//! `events.jsonl`, `layers.jsonl` (per-layer statistics) and `config.toml`. Only the fields
-//! diagnosis uses are read, so the crate does not depend on the trainer. Non-finite numbers are
-//! written as `null` by JSON writers; they are read as `None`.
+//! `events.jsonl`, `layers.jsonl` (per-layer statistics) and `config.toml`, through the shared
+//! types of `ladder_schema` (so the crate does not depend on the trainer). Non-finite numbers are
+//! written as `null` by JSON writers; they are read as `None` (or NaN where the schema's field is
+//! not optional).
 
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-/// The fields of `summary.json` diagnosis uses.
-#[derive(Clone, Debug, Deserialize)]
-pub struct RunSummary {
-    /// `completed`, `failed` or `diverged`.
-    pub status: String,
-    /// `tokens`, `steps`, `max_time`, `diverged`, `error`.
-    #[serde(default)]
-    pub stop_reason: Option<String>,
-    /// Non-embedding parameters.
-    #[serde(rename = "N")]
-    pub n: f64,
-    /// Training tokens consumed.
-    #[serde(rename = "D")]
-    pub d: f64,
-    /// Loss of the last step.
-    #[serde(default)]
-    pub final_train_loss: Option<f64>,
-    /// Final validation loss.
-    #[serde(default)]
-    pub final_val_loss: Option<f64>,
-    /// The synthetic source's entropy, when known: no honest model goes below it.
-    #[serde(default)]
-    pub entropy_nats_per_token: Option<f64>,
-    /// Mean training throughput.
-    #[serde(default)]
-    pub tok_per_s: Option<f64>,
-    /// Worker threads.
-    #[serde(default)]
-    pub threads: Option<u64>,
-}
+/// `summary.json` (the shared schema; older and hand-written summaries load, see
+/// `ladder_schema::Summary`).
+pub use ladder_schema::Summary as RunSummary;
+/// One line of `events.jsonl`, its kind an enum (unknown kinds load as `Other`).
+pub use ladder_schema::{Event, EventKind};
+/// One line of `layers.jsonl` and its per-layer statistics.
+pub use ladder_schema::{LayerRecord, LayerStat};
 
-/// One line of `metrics.jsonl`.
-#[derive(Clone, Debug, Deserialize)]
+/// One line of `metrics.jsonl` as the checks use it: read as `ladder_schema::StepRecord`, with
+/// the non-finite numbers (written as `null`) as `None`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     /// Optimizer steps completed.
     pub step: u64,
     /// Training tokens so far.
     pub tokens: u64,
     /// Logged learning rate.
-    #[serde(default)]
     pub lr: Option<f64>,
     /// Training loss (`None` when non-finite).
-    #[serde(default)]
     pub loss: Option<f64>,
     /// Gradient norm before clipping (`None` when non-finite).
-    #[serde(default)]
     pub grad_norm: Option<f64>,
     /// Throughput of this step.
-    #[serde(default)]
     pub tok_per_s: Option<f64>,
     /// Validation loss on evaluation steps.
-    #[serde(default)]
     pub val_loss: Option<f64>,
 }
 
-/// One line of `events.jsonl`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Event {
-    /// Step.
-    pub step: u64,
-    /// `nan`, `spike`, `rollback`, `restart`, `slow_step`, ...
-    pub kind: String,
-    /// Human-readable detail.
-    #[serde(default)]
-    pub detail: String,
-}
-
-/// Statistics of one layer at one step (see `ladder_model::LayerStat`).
-#[derive(Clone, Debug, Deserialize)]
-pub struct LayerStat {
-    /// `wte`, `wpe`, `h.0`, ..., `ln_f`.
-    pub layer: String,
-    /// Gradient norm.
-    pub grad_norm: Option<f64>,
-    /// Weight norm before the step.
-    pub weight_norm: Option<f64>,
-    /// ‖Δθ‖ / ‖θ‖.
-    pub update_ratio: Option<f64>,
-    /// Fraction of weights the step left unchanged.
-    pub unchanged_fraction: Option<f64>,
-    /// Weights in the layer.
-    pub numel: u64,
-}
-
-/// One line of `layers.jsonl`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct LayerRecord {
-    /// Optimizer step the statistics describe.
-    pub step: u64,
-    /// Learning rate that step used.
-    #[serde(default)]
-    pub lr: Option<f64>,
-    /// Cosine between this step's gradient and the previous step's.
-    #[serde(default)]
-    pub grad_cosine_prev: Option<f64>,
-    /// Per layer, in buffer order.
-    pub layers: Vec<LayerStat>,
+impl From<ladder_schema::StepRecord> for Step {
+    fn from(r: ladder_schema::StepRecord) -> Step {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let loss = |x: f32| finite(ladder_schema::f32_as_written(x));
+        Step {
+            step: r.step,
+            tokens: r.tokens,
+            lr: finite(r.lr),
+            loss: loss(r.loss),
+            grad_norm: loss(r.grad_norm),
+            tok_per_s: finite(r.tok_per_s),
+            val_loss: r.val_loss.and_then(loss),
+        }
+    }
 }
 
 /// Everything diagnosis reads from one run directory.
@@ -147,7 +92,8 @@ impl RunData {
                 "missing: diagnosis needs the training curve the trainer writes",
             ));
         }
-        let mut steps: Vec<Step> = read_jsonl(&metrics)?;
+        let records: Vec<ladder_schema::StepRecord> = read_jsonl(&metrics)?;
+        let mut steps: Vec<Step> = records.into_iter().map(Step::from).collect();
         steps.sort_by_key(|s| s.step);
         let events = read_jsonl_if_present(&dir.join("events.jsonl"))?;
         let layers = read_jsonl_if_present(&dir.join("layers.jsonl"))?;

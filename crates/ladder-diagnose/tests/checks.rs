@@ -5,6 +5,7 @@ use ladder_diagnose::{
     judge, judge_with, Cause, LayerRecord, LayerStat, RunData, RunSummary, Step, Verdict,
 };
 use ladder_laws::{synth, FitOptions};
+use ladder_schema::{Status, StopReason};
 
 const V: u64 = 1024;
 const ENTROPY: f64 = 1.3;
@@ -51,17 +52,18 @@ fn healthy(n: f64, d: f64) -> RunData {
         .collect();
     RunData {
         dir: "runs/healthy".into(),
-        summary: RunSummary {
-            status: "completed".into(),
-            stop_reason: Some("tokens".into()),
-            n,
-            d,
-            final_train_loss: Some(2.5),
-            final_val_loss: Some(2.51),
-            entropy_nats_per_token: Some(ENTROPY),
-            tok_per_s: Some(10_000.0),
-            threads: Some(1),
-        },
+        summary: serde_json::from_value::<RunSummary>(serde_json::json!({
+            "status": "completed",
+            "stop_reason": "tokens",
+            "N": n as u64,
+            "D": d as u64,
+            "final_train_loss": 2.5,
+            "final_val_loss": 2.51,
+            "entropy_nats_per_token": ENTROPY,
+            "tok_per_s": 10_000.0,
+            "threads": 1,
+        }))
+        .unwrap(),
         steps,
         events: Vec::new(),
         layers,
@@ -110,7 +112,7 @@ fn a_clean_run_is_healthy() {
 fn non_finite_loss_is_divergence() {
     let mut r = healthy(1e6, 2e7);
     r.steps[150].loss = None;
-    r.summary.status = "diverged".into();
+    r.summary.status = Status::Diverged;
     check(&r, Verdict::Broken, Some(Cause::Diverged));
 }
 
@@ -206,7 +208,7 @@ fn slow_training_is_a_throughput_regression() {
 #[test]
 fn a_run_cut_by_its_time_limit_is_under_trained() {
     let mut r = healthy(1e6, 2e7);
-    r.summary.stop_reason = Some("max_time".into());
+    r.summary.stop_reason = StopReason::MaxTime;
     r.planned_tokens = Some(1e8 as u64);
     check(&r, Verdict::Suspicious, Some(Cause::UnderTraining));
 }
@@ -225,11 +227,11 @@ fn the_law_flags_losses_outside_its_interval_in_both_directions() {
         r.summary.entropy_nats_per_token = None;
         let val = ladder_laws::chinchilla::predict(&truth, n, d) * k;
         // The training curve ends where the validation loss does (single-pass data).
-        let shift = val - r.summary.final_val_loss.unwrap();
+        let shift = val - f64::from(r.summary.final_val_loss.unwrap());
         for s in &mut r.steps {
             s.loss = s.loss.map(|l| l + shift);
         }
-        r.summary.final_val_loss = Some(val);
+        r.summary.final_val_loss = Some(val as f32);
         r
     };
     let ok = judge(&at(1.0), Some(&fit), &[]);
@@ -245,5 +247,65 @@ fn the_law_flags_losses_outside_its_interval_in_both_directions() {
     assert_eq!(
         (low.verdict, low.cause),
         (Verdict::Broken, Some(Cause::TargetLeakage))
+    );
+}
+
+#[test]
+fn non_finite_events_are_labelled_by_what_the_trainer_did() {
+    let event = |step: u64, kind: &str| ladder_diagnose::Event {
+        step,
+        kind: kind.into(),
+        detail: format!("{kind} at {step}"),
+    };
+    let message = |r: &RunData| {
+        let d = judge(r, None, &refs());
+        d.findings
+            .iter()
+            .find(|f| f.check == "events" && f.message.contains("non-finite"))
+            .map(|f| f.message.clone())
+            .expect("an events finding")
+    };
+    // --health rollback: every NaN is followed by a rollback at its step.
+    let mut r = healthy(1e6, 2e7);
+    r.events = vec![event(40, "nan"), event(40, "rollback")];
+    let m = message(&r);
+    assert!(m.contains("(rolled back)"), "{m}");
+    // --health warn: a NaN ends the run as diverged; nothing was rolled back.
+    let mut r = healthy(1e6, 2e7);
+    r.events = vec![event(40, "nan")];
+    r.summary.status = Status::Diverged;
+    r.summary.stop_reason = StopReason::Diverged;
+    let m = message(&r);
+    assert!(
+        m.contains("(ended the run as diverged)") && !m.contains("rolled back"),
+        "{m}"
+    );
+    // --health stop: the run stops at the NaN.
+    let mut r = healthy(1e6, 2e7);
+    r.events = vec![event(40, "nan")];
+    r.summary.status = Status::Failed;
+    r.summary.stop_reason = StopReason::Health;
+    let m = message(&r);
+    assert!(
+        m.contains("(stopped the run)") && !m.contains("rolled back"),
+        "{m}"
+    );
+    // Mixed: one rolled back, the next one stopped the run.
+    r.events = vec![event(20, "nan"), event(20, "rollback"), event(40, "nan")];
+    let m = message(&r);
+    assert!(m.contains("(1 rolled back, 1 stopped the run)"), "{m}");
+}
+
+#[test]
+fn event_kinds_unknown_to_this_version_still_load() {
+    let e: ladder_diagnose::Event =
+        serde_json::from_str(r#"{"step":3,"kind":"loss_plateau","detail":"new kind"}"#).unwrap();
+    assert_eq!(
+        e.kind,
+        ladder_diagnose::EventKind::Other("loss_plateau".into())
+    );
+    assert_eq!(
+        serde_json::to_string(&e).unwrap(),
+        r#"{"step":3,"kind":"loss_plateau","detail":"new kind"}"#
     );
 }

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -62,54 +61,11 @@ impl Run {
     }
 }
 
-/// `diagnosis.json` as `ladder diagnose` writes it (`ladder_diagnose::Diagnosis`); unknown keys
-/// are ignored so that a newer diagnosis still shows.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Diagnosis {
-    /// `healthy`, `suspicious` or `broken`.
-    pub verdict: String,
-    /// The most likely cause class (kebab-case), when one was named.
-    #[serde(default)]
-    pub cause: Option<String>,
-    /// The comparison with the law, when a law was given.
-    #[serde(default)]
-    pub law: Option<LawComparison>,
-    /// Reference runs used.
-    #[serde(default)]
-    pub references: usize,
-    /// The evidence, worst first.
-    #[serde(default)]
-    pub findings: Vec<Finding>,
-}
-
-/// The run's final loss against the law (`diagnosis.json` → `law`).
-#[derive(Clone, Debug, Deserialize)]
-pub struct LawComparison {
-    /// The law's name.
-    pub law: String,
-    /// The run's final validation loss.
-    pub observed: f64,
-    /// The law's point prediction.
-    pub predicted: f64,
-    /// The prediction's 95 % interval.
-    pub interval95: [f64; 2],
-    /// ln(observed / predicted) in standard deviations.
-    pub z: f64,
-}
-
-/// One piece of evidence (`diagnosis.json` → `findings`).
-#[derive(Clone, Debug, Deserialize)]
-pub struct Finding {
-    /// Which check produced it.
-    pub check: String,
-    /// `healthy`, `suspicious` or `broken`.
-    pub severity: String,
-    /// The cause class it points to.
-    #[serde(default)]
-    pub cause: Option<String>,
-    /// What was measured.
-    pub message: String,
-}
+/// `diagnosis.json` as `ladder diagnose` writes it, in the shared schema (unknown keys are
+/// ignored so that a newer diagnosis still shows).
+pub use ladder_schema::{
+    DiagnosisFile as Diagnosis, DiagnosisFinding as Finding, DiagnosisLaw as LawComparison,
+};
 
 /// The runs of one input, and the directories that could not be used.
 #[derive(Clone, Debug, Default)]

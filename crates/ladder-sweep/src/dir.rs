@@ -87,7 +87,7 @@ impl SweepDir {
 
     /// Reads sweep.json (an empty state when absent).
     pub fn state(&self) -> Result<State> {
-        State::load(&self.state_path())
+        crate::state::load(&self.state_path())
     }
 
     /// Writes sweep.json atomically (temp, fsync, rename, fsync of the directory).

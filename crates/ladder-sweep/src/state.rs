@@ -7,139 +7,38 @@
 //! runner was being killed is found done rather than trained again, and a finished run whose plan
 //! entry was edited is trained again.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-
-use serde::{Deserialize, Serialize};
 
 use crate::dir::SweepDir;
 use crate::error::{io, Error, Result};
 use crate::plan::{Plan, RunSpec};
 
-/// `format` of sweep.json.
-pub const STATE_FORMAT: &str = "ladder-sweep-state";
-/// `version` of sweep.json.
-pub const STATE_VERSION: u32 = 1;
+// The file's types are the shared schema's; they keep their names here.
+pub use ladder_schema::{
+    RunState, RunStatus as Status, SweepState as State, STATE_FORMAT, STATE_VERSION,
+};
 
-/// Where a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Not started, or to be started again.
-    #[default]
-    Pending,
-    /// Started by a runner (a child process or a Slurm job).
-    Running,
-    /// Finished: summary.json says completed.
-    Done,
-    /// Failed more than the allowed retries.
-    Failed,
-    /// Needs a person: its summary.json exists but cannot be read, so whether it finished is
-    /// unknown. Never retrained silently (`ladder sweep run --retrain-unreadable` does).
-    Attention,
-}
-
-impl Status {
-    /// `pending`, `running`, `done`, `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::Failed => "failed",
-            Status::Attention => "attention",
-        }
-    }
-}
-
-/// One run's entry in sweep.json.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
-pub struct RunState {
-    /// Where it stands.
-    pub status: Status,
-    /// Times it was started.
-    pub attempts: u32,
-    /// Times it failed (an interrupted attempt is not a failure).
-    pub failures: u32,
-    /// sha256 of the plan entry it was last started with (see [`spec_hash`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<String>,
-    /// `local` or `slurm`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub executor: Option<String>,
-    /// Slurm job id of the current or last attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<String>,
-    /// Process id of the current local attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
-    /// Wall seconds of the finished run (from summary.json).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wall_s: Option<f64>,
-    /// The tail of the error output of the last failure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Attempts that continued from a checkpoint (`ladder train --resume`) instead of step 0.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub resumes: u32,
-    /// The step the current or last attempt resumed from (absent: it started at step 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resumed_from: Option<u64>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-/// sweep.json.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    /// [`STATE_FORMAT`].
-    pub format: String,
-    /// [`STATE_VERSION`].
-    pub version: u32,
-    /// By run name.
-    pub runs: BTreeMap<String, RunState>,
-}
-
-impl Default for State {
-    fn default() -> Self {
-        State {
-            format: STATE_FORMAT.into(),
-            version: STATE_VERSION,
-            runs: BTreeMap::new(),
-        }
-    }
-}
-
-impl State {
-    /// Reads sweep.json; an absent file is an empty state.
-    pub fn load(path: &Path) -> Result<State> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-            Err(e) => return Err(io(path)(e)),
-        };
-        let state: State = serde_json::from_slice(&bytes).map_err(|source| Error::StateParse {
+/// Reads sweep.json; an absent file is an empty state, another format or version an error.
+pub fn load(path: &Path) -> Result<State> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let state: State = serde_json::from_slice(&bytes).map_err(|source| Error::StateParse {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if state.format != STATE_FORMAT || state.version != STATE_VERSION {
+        return Err(Error::BadFormat {
             path: path.to_path_buf(),
-            source,
-        })?;
-        if state.format != STATE_FORMAT || state.version != STATE_VERSION {
-            return Err(Error::BadFormat {
-                path: path.to_path_buf(),
-                found: state.format,
-                version: state.version,
-                expected: STATE_FORMAT,
-                want: STATE_VERSION,
-            });
-        }
-        Ok(state)
+            found: state.format,
+            version: state.version,
+            expected: STATE_FORMAT,
+            want: STATE_VERSION,
+        });
     }
-
-    /// The entry of `name`, created pending when absent.
-    pub fn entry(&mut self, name: &str) -> &mut RunState {
-        self.runs.entry(name.to_string()).or_default()
-    }
+    Ok(state)
 }
 
 /// Identifies a plan entry: sha256 of the data directory, preset and the `ladder train --set`
@@ -190,7 +89,7 @@ pub fn outcome(dir: &SweepDir, name: &str) -> Outcome {
     if !path.exists() {
         return Outcome::Missing;
     }
-    let s = match ladder_train::fsutil::read_json::<ladder_train::Summary>(&path) {
+    let s = match ladder_train::fsutil::read_json::<ladder_schema::Summary>(&path) {
         Ok(s) => s,
         Err(e) => {
             return Outcome::Unreadable {
@@ -199,7 +98,7 @@ pub fn outcome(dir: &SweepDir, name: &str) -> Outcome {
         }
     };
     match s.status {
-        ladder_train::metrics::Status::Completed => Outcome::Completed {
+        ladder_schema::Status::Completed => Outcome::Completed {
             val_loss: s.final_val_loss.map(f64::from),
             train_loss: s.final_train_loss.map(f64::from),
             wall_s: s.wall_time_s,

@@ -9,22 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use ladder_model::{LayerStat, ParamLayout};
-use serde::Serialize;
+use ladder_schema::LayerRecord;
 
 use crate::error::Result;
 use crate::metrics::JsonlWriter;
-
-/// One line of `layers.jsonl`.
-#[derive(Serialize)]
-struct Record<'a> {
-    step: u64,
-    /// The learning rate the trainer logged for this step.
-    lr: f64,
-    /// Cosine between this step's and the previous step's gradient (as the optimizer used them).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grad_cosine_prev: Option<f64>,
-    layers: &'a [LayerStat],
-}
 
 /// Keeps what a logged step needs from before it (the parameters, the previous gradient) and
 /// writes its statistics after it.
@@ -105,11 +93,11 @@ impl LayerLog {
             let grad_cosine_prev = (self.prev_step == Some(step - 1))
                 .then(|| cosine(&self.prev_grads, grads))
                 .flatten();
-            self.out.write(&Record {
+            self.out.write(&LayerRecord {
                 step,
-                lr,
+                lr: Some(lr),
                 grad_cosine_prev,
-                layers: &layers,
+                layers: layers.iter().map(schema_stat).collect(),
             })?;
         }
         if self.wants(step + 1) {
@@ -148,6 +136,18 @@ fn cosine(a: &[f32], b: &[f32]) -> Option<f64> {
         bb += y * y;
     }
     (aa > 0.0 && bb > 0.0).then(|| ab / (aa * bb).sqrt())
+}
+
+/// A layer's statistics in the file's schema (a non-finite number is written as `null` either way).
+fn schema_stat(l: &LayerStat) -> ladder_schema::LayerStat {
+    ladder_schema::LayerStat {
+        layer: l.layer.clone(),
+        grad_norm: Some(l.grad_norm),
+        weight_norm: Some(l.weight_norm),
+        update_ratio: Some(l.update_ratio),
+        unchanged_fraction: Some(l.unchanged_fraction),
+        numel: l.numel,
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //!   newest good checkpoint, the health monitor and its rollbacks, fault injection, and a parent
 //!   process that restarts a dead trainer.
 //! - [`run`]: opening a finished run directory; [`run::evaluate_run`] for `ladder eval`.
+//! - [`eval`]: validation loss with its standard error (batch means over contiguous blocks).
 //! - [`sample`]: autoregressive generation with a KV cache.
 //! - [`export`]: a directory `transformers` loads as `GPT2LMHeadModel`.
 //! - [`debug`]: loss, logits and gradients of one batch, for checks against PyTorch.
@@ -28,6 +29,7 @@ pub mod comm;
 pub mod config;
 pub mod debug;
 mod error;
+pub mod eval;
 pub mod export;
 pub mod fsutil;
 pub mod health;

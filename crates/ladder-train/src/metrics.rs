@@ -15,174 +15,15 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{io, Result};
 
-/// One line of `metrics.jsonl`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord {
-    /// Optimizer steps completed (1-based).
-    pub step: u64,
-    /// Training tokens consumed so far.
-    pub tokens: u64,
-    /// Cumulative training FLOPs (`tokens · train_flops_per_token`).
-    pub flops: f64,
-    /// Learning rate used by this step.
-    pub lr: f64,
-    /// Mean training cross-entropy of this step's micro-batches (nats/token).
-    pub loss: f32,
-    /// Global gradient L2 norm before clipping.
-    pub grad_norm: f32,
-    /// Training throughput of this step (tokens per second).
-    pub tok_per_s: f64,
-    /// Model FLOPs utilisation of this step (achieved FLOP/s ÷ peak).
-    pub mfu: f64,
-    /// Seconds since training started (evaluation and checkpoint time included).
-    pub elapsed_s: f64,
-    /// Validation loss (nats/token), on evaluation steps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_loss: Option<f32>,
-    /// Validation bits per byte of source text, on evaluation steps of data with byte counts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_bpb: Option<f64>,
-}
-
-/// One line of `events.jsonl`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    /// Step at which it happened.
-    pub step: u64,
-    /// Kind: `"nan"`, `"spike"`, `"rollback"`, `"restart"`, `"slow_step"`.
-    pub kind: String,
-    /// Human-readable detail.
-    pub detail: String,
-}
-
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Reached its stop condition.
-    Completed,
-    /// Stopped by an error other than divergence.
-    Failed,
-    /// Loss or gradient became non-finite.
-    Diverged,
-}
-
-/// Where the peak FLOP/s behind MFU came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PeakSource {
-    /// A short fp32 GEMM probe on this machine with the run's thread count.
-    Measured,
-    /// Given by the user (`--peak-gflops`).
-    Declared,
-}
-
-impl PeakSource {
-    /// `"measured"` or `"declared"`, as in summary.json.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PeakSource::Measured => "measured",
-            PeakSource::Declared => "declared",
-        }
-    }
-}
-
-/// Which stop condition ended a completed run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// `train.tokens` reached.
-    Tokens,
-    /// `train.steps` reached.
-    Steps,
-    /// `train.max_time` elapsed.
-    MaxTime,
-    /// Loss or gradient became non-finite.
-    Diverged,
-    /// Another error.
-    Error,
-    /// The health monitor stopped it (`--health stop`, or too many rollbacks).
-    Health,
-}
-
-/// `summary.json`'s `health`: what the health monitor and the supervisor saw, counted from
-/// `events.jsonl`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HealthReport {
-    /// The policy in force at the end (`warn`, `rollback`, `stop`).
-    pub policy: String,
-    /// Events by kind (`nan`, `spike`, `grad_explosion`, `slow_step`, `rollback`, `restart`,
-    /// `resume`, `config_change`).
-    pub events: std::collections::BTreeMap<String, u64>,
-    /// Training sequences skipped by rollbacks.
-    pub skipped_sequences: u64,
-}
-
-/// `summary.json`. The scaling-law fitter reads `N`, `N_total`, `D`, `C`, `final_val_loss`,
-/// `final_train_loss` and `status`; keep those names.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// Completed, failed or diverged.
-    pub status: Status,
-    /// Why it stopped.
-    pub stop_reason: StopReason,
-    /// Error message of a failed or diverged run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Non-embedding parameters (Kaplan N).
-    #[serde(rename = "N")]
-    pub n: u64,
-    /// All parameters (tied embedding counted once, real vocabulary).
-    #[serde(rename = "N_total")]
-    pub n_total: u64,
-    /// Training tokens consumed.
-    #[serde(rename = "D")]
-    pub d: u64,
-    /// `6·N·D` (Kaplan convention).
-    #[serde(rename = "C")]
-    pub c: f64,
-    /// Optimizer steps completed.
-    pub steps: u64,
-    /// Training FLOPs with `train_flops_per_token` (see the module docs).
-    pub flops: f64,
-    /// `train_flops_per_token(seq_len)`.
-    pub flops_per_token: f64,
-    /// Mean loss of the last step (nats/token).
-    pub final_train_loss: Option<f32>,
-    /// Validation loss of the final evaluation (nats/token).
-    pub final_val_loss: Option<f32>,
-    /// Bits per byte of the final evaluation.
-    pub final_val_bpb: Option<f64>,
-    /// Entropy of the synthetic source, when the data has one (the best possible loss).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entropy_nats_per_token: Option<f64>,
-    /// Wall time of the training loop, evaluations and checkpoints included.
-    pub wall_time_s: f64,
-    /// Mean training throughput (tokens / time spent in training steps).
-    pub tok_per_s: f64,
-    /// Mean MFU over training steps.
-    pub mfu: f64,
-    /// The peak GFLOP/s behind `mfu`.
-    pub peak_gflops: f64,
-    /// Whether the peak was measured or declared.
-    pub peak_source: PeakSource,
-    /// Worker threads used (per rank).
-    pub threads: usize,
-    /// Health events and rollbacks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<HealthReport>,
-    /// Ranks of a data-parallel job; absent for one process.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub world_size: Option<usize>,
-    /// Seconds rank 0 spent in the gradient all-reduce (included in the step times behind
-    /// `tok_per_s`); absent for one process.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comm_time_s: Option<f64>,
-}
+// The types of the files live in `ladder-schema`, the one definition every reader shares; they
+// stay reachable at their old paths.
+pub use ladder_schema::{
+    Event, EventKind, HealthReport, PeakSource, Status, StepRecord, StopReason, Summary,
+};
 
 /// An append-only JSON-lines file, flushed after every line so a crash loses at most one record.
 pub struct JsonlWriter {
@@ -255,7 +96,7 @@ pub fn count_events(path: &Path) -> std::collections::BTreeMap<String, u64> {
         .lines()
         .filter_map(|l| serde_json::from_str::<Event>(l).ok())
     {
-        *counts.entry(e.kind).or_insert(0) += 1;
+        *counts.entry(String::from(e.kind)).or_insert(0) += 1;
     }
     counts
 }
@@ -300,6 +141,8 @@ mod tests {
             flops_per_token: 1.0,
             final_train_loss: Some(1.0),
             final_val_loss: None,
+            final_val_loss_se: None,
+            final_val_tokens: None,
             final_val_bpb: None,
             entropy_nats_per_token: None,
             wall_time_s: 0.0,
@@ -353,6 +196,8 @@ mod tests {
             elapsed_s: 0.5,
             val_loss: Some(4.4),
             val_bpb: None,
+            val_loss_se: Some(0.01),
+            val_tokens: Some(4096),
         };
         w.write(&r).unwrap();
         w.finish().unwrap();

@@ -361,8 +361,8 @@ pub struct LogTail {
     pub train_s: f64,
     /// The last training loss.
     pub loss: Option<f32>,
-    /// The last validation loss and bits per byte.
-    pub val: Option<(f32, Option<f64>)>,
+    /// The last evaluation.
+    pub val: Option<crate::eval::ValLoss>,
 }
 
 /// Reads [`LogTail`] for the first `step` steps of a run (default when there is no log).
@@ -377,8 +377,8 @@ pub fn log_tail(run_dir: &Path, step: u64, tokens_per_step: u64) -> LogTail {
         if r.tok_per_s > 0.0 {
             t.train_s += tokens_per_step as f64 / r.tok_per_s;
         }
-        if let Some(v) = r.val_loss {
-            t.val = Some((v, r.val_bpb));
+        if let Some(v) = crate::eval::ValLoss::of_record(r) {
+            t.val = Some(v);
         }
     }
     t

@@ -6,10 +6,11 @@ use ladder_data::Meta;
 use ladder_model::{ModelConfig, ParamLayout, Workspace};
 
 use crate::checkpoint::{self, CheckpointState};
+use crate::comm::Comm;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{io, Error, Result};
+use crate::eval::ValSet;
 use crate::perf;
-use crate::trainer::ValSet;
 
 /// A run's resolved config and the parameters of its newest checkpoint.
 pub struct LoadedRun {
@@ -45,7 +46,11 @@ impl LoadedRun {
         model_cfg.validate()?;
         let checkpoint = checkpoint::latest(run_dir)?;
         let state = checkpoint::load_state(&checkpoint)?;
-        if state.config_sha256 != config.hash() {
+        // A run written before a config key existed has the new key's default filled in on
+        // load, so its hash differs from the checkpoint's; the file's own bytes still match.
+        let file_hash =
+            crate::fsutil::sha256_hex(&std::fs::read(&cfg_path).map_err(io(&cfg_path))?);
+        if state.config_sha256 != config.hash() && state.config_sha256 != file_hash {
             return Err(Error::BadCheckpoint {
                 path: cfg_path,
                 detail: format!(
@@ -90,17 +95,23 @@ pub struct EvalReport {
     pub step: u64,
     /// Mean validation cross-entropy (nats/token).
     pub val_loss: f32,
+    /// Standard error of `val_loss` (batch means over `se_blocks` contiguous blocks of the
+    /// evaluated windows; `None` with a single batch).
+    pub val_loss_se: Option<f64>,
+    /// Blocks behind `val_loss_se`.
+    pub se_blocks: usize,
     /// Bits per byte of source text (`None` for data without byte counts).
     pub val_bpb: Option<f64>,
     /// Validation tokens evaluated.
-    pub tokens: usize,
+    pub tokens: u64,
     /// The synthetic source's entropy, when the data has one.
     pub entropy_nats_per_token: Option<f64>,
 }
 
-/// Evaluates a run's newest checkpoint on `val.bin`: the same batches (B × T, `eval.tokens`) and
-/// thread count as the run's own evaluations, so the loss equals the run's `final_val_loss`
-/// bit for bit. `eval_tokens` overrides `eval.tokens`.
+/// Evaluates a run's newest checkpoint on `val.bin` with the same batches (B × T) and thread
+/// count as the run's own final evaluation, `eval.final_tokens` of them (the whole split by
+/// default), so the loss equals the run's `final_val_loss` bit for bit. `eval_tokens` overrides
+/// the token count (`Some(0)` = the whole split).
 pub fn evaluate_run(
     run_dir: &Path,
     data: Option<&Path>,
@@ -117,22 +128,24 @@ pub fn evaluate_run(
     }
     let mut config = run.config.clone();
     if let Some(t) = eval_tokens {
-        config.eval.tokens = t;
+        config.eval.final_tokens = t;
     }
     let pool = perf::thread_pool(config.train.threads)?;
     pool.install(|| {
-        let val = ValSet::load(&data_dir, &meta, &config)?;
+        let val = ValSet::load(&data_dir, &meta, &config, config.eval.final_budget(), 0, 1)?;
         let mut ws = Workspace::new(
             &run.model_cfg,
             config.train.batch_size,
             config.train.seq_len,
         )?;
-        let (val_loss, val_bpb) = val.evaluate(&mut ws, &run.params)?;
+        let v = val.evaluate(&mut ws, &run.params, &Comm::single())?;
         Ok(EvalReport {
             step: run.state.step,
-            val_loss,
-            val_bpb,
-            tokens: val.batches.len() * config.train.batch_size * config.train.seq_len,
+            val_loss: v.loss,
+            val_loss_se: v.se,
+            se_blocks: v.blocks,
+            val_bpb: v.bpb,
+            tokens: v.tokens.unwrap_or_default(),
             entropy_nats_per_token: val.entropy,
         })
     })

@@ -35,8 +35,9 @@ use ladder_model::{AdamW, ModelConfig, ParamLayout, Workspace};
 use crate::comm::{self, Comm};
 use crate::config::Config;
 use crate::error::{io, Error, Result};
+use crate::eval::{Evaluator, ValLoss};
 use crate::fsutil::{write_atomic, write_json_atomic};
-use crate::metrics::{bits_per_byte, PeakSource, Status, StepRecord, StopReason, Summary};
+use crate::metrics::{PeakSource, Status, StepRecord, StopReason, Summary};
 use crate::perf;
 use crate::schedule::LrSchedule;
 
@@ -243,47 +244,6 @@ fn prepare_run_dir(out: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(out).map_err(io(out))
 }
 
-/// Validation batches and how to turn a loss into bits per byte.
-pub(crate) struct ValSet {
-    pub batches: Vec<(Vec<u32>, Vec<u32>)>,
-    pub tokens: u64,
-    pub bytes: u64,
-    /// The synthetic source's entropy over the validation split (the best possible loss).
-    pub entropy: Option<f64>,
-}
-
-impl ValSet {
-    /// Loads `val.bin` as `eval.tokens` worth of B × T batches.
-    pub fn load(data_dir: &Path, meta: &Meta, config: &Config) -> Result<Self> {
-        let shard = meta.open_shard(data_dir, Split::Val)?;
-        let batches = ladder_data::val_batches(
-            &shard,
-            config.train.batch_size,
-            config.train.seq_len,
-            config.eval.tokens,
-        )?;
-        Ok(ValSet {
-            batches,
-            tokens: meta.val_tokens,
-            bytes: meta.val_bytes,
-            // The evaluated windows are spread over the whole split (see `val_batches`), so the
-            // reference is the source's entropy over the whole split.
-            entropy: meta.entropy_nats_per_token,
-        })
-    }
-
-    /// Mean validation loss (nats/token) and bits per byte. Every batch has B·T tokens, so the
-    /// mean of batch means is the token mean; summed in f64 in batch order (deterministic).
-    pub fn evaluate(&self, ws: &mut Workspace, params: &[f32]) -> Result<(f32, Option<f64>)> {
-        let mut sum = 0.0f64;
-        for (inputs, targets) in &self.batches {
-            sum += ws.forward_loss(params, inputs, targets)? as f64;
-        }
-        let loss = (sum / self.batches.len().max(1) as f64) as f32;
-        Ok((loss, bits_per_byte(loss as f64, self.tokens, self.bytes)))
-    }
-}
-
 /// What a step's update leaves for its record.
 struct StepDone {
     /// The logged learning rate.
@@ -308,7 +268,7 @@ struct Run {
     adam: AdamW,
     ws: Workspace,
     sampler: TrainSampler,
-    val: ValSet,
+    val: Evaluator,
     schedule: LrSchedule,
     inputs: Vec<u32>,
     targets: Vec<u32>,
@@ -323,7 +283,7 @@ struct Run {
     train_time: f64,
     wall: Instant,
     last_loss: Option<f32>,
-    last_val: Option<(f32, Option<f64>)>,
+    last_val: Option<ValLoss>,
     /// The other ranks, and seconds spent in the gradient all-reduce.
     comm: Comm,
     comm_time: f64,
@@ -372,14 +332,12 @@ impl Run {
         let ws = Workspace::with_faults(&model_cfg, b, seq, &bug.faults())?;
         let shard = meta.open_shard(data_dir, Split::Train)?;
         let sampler = TrainSampler::new(shard, seq, t.seed)?;
-        let val = if comm.size() > 1 {
+        if comm.size() > 1 {
             check_ranks_fit(&comm, b * t.grad_accum, &sampler)?;
-            ValSet::load_slice(data_dir, &meta, &config, comm.rank(), comm.size())?
-        } else {
-            ValSet::load(data_dir, &meta, &config)?
-        };
+        }
+        let val = Evaluator::open(data_dir, &meta, &config, &comm)?;
         let flops_per_token = model_cfg.train_flops_per_token(seq);
-        let entropy = val.entropy;
+        let entropy = val.entropy();
         let hooks = Hooks {
             bug,
             inject: Injector::default(),
@@ -596,8 +554,9 @@ impl Run {
         let every = |n: u64| n > 0 && step_no.is_multiple_of(n);
         let mut val = None;
         if last || every(self.config.eval.every) {
-            let v = self.evaluate()?;
-            self.hooks.after_eval(step_no, v);
+            // The last evaluation is the final one (eval.final_tokens, the whole split).
+            let v = self.val.evaluate(&mut self.ws, &self.params, &self.comm, last)?;
+            self.hooks.after_eval(step_no, &v);
             self.last_val = Some(v);
             val = Some(v);
         }
@@ -612,8 +571,10 @@ impl Run {
             tok_per_s,
             mfu: tok_per_s * self.flops_per_token / (self.info.peak_gflops * 1e9),
             elapsed_s: self.guard.elapsed_base + self.wall.elapsed().as_secs_f64(),
-            val_loss: val.map(|v| v.0),
-            val_bpb: val.and_then(|v| v.1),
+            val_loss: val.map(|v| v.loss),
+            val_bpb: val.and_then(|v| v.bpb),
+            val_loss_se: val.and_then(|v| v.se),
+            val_tokens: val.and_then(|v| v.tokens),
         };
         logs.metrics.write(&record)?;
         obs.on_step(&record);
@@ -622,16 +583,6 @@ impl Run {
             obs.on_checkpoint(&dir);
         }
         Ok(record)
-    }
-
-    /// The validation loss and bits per byte of the current weights (all ranks together).
-    fn evaluate(&mut self) -> Result<(f32, Option<f64>)> {
-        match self.comm.size() {
-            1 => self.val.evaluate(&mut self.ws, &self.params),
-            _ => self
-                .val
-                .evaluate_shared(&mut self.ws, &self.params, &self.comm),
-        }
     }
 
     /// The stop condition reached after `self.step` steps, if any.
@@ -669,8 +620,10 @@ impl Run {
             flops,
             flops_per_token: self.flops_per_token,
             final_train_loss: self.last_loss,
-            final_val_loss: self.last_val.map(|v| v.0),
-            final_val_bpb: self.last_val.and_then(|v| v.1),
+            final_val_loss: self.last_val.map(|v| v.loss),
+            final_val_loss_se: self.last_val.and_then(|v| v.se),
+            final_val_tokens: self.last_val.and_then(|v| v.tokens),
+            final_val_bpb: self.last_val.and_then(|v| v.bpb),
             entropy_nats_per_token: self.entropy,
             wall_time_s: self.guard.elapsed_base + self.wall.elapsed().as_secs_f64(),
             tok_per_s: d as f64 / train_time,

@@ -14,6 +14,7 @@ fn train_synth_loss_falls_and_writes_run_files() {
         "train.warmup_steps=10",
         "eval.every=50",
         "eval.tokens=4096",
+        "eval.final_tokens=4096",
         "train.threads=2",
     ];
     ok(&train_args(synth(), &run, &sets, &["--quiet"]));
@@ -222,7 +223,10 @@ fn train_rejects_bad_configs_with_clear_messages() {
     }
     // The unknown-key message lists the valid keys of the section.
     let err = fails(&train_args(data, &fresh("bad-x"), &["eval.evry=3"], &[]));
-    assert!(err.contains("valid keys of [eval]: every, tokens"), "{err}");
+    assert!(
+        err.contains("valid keys of [eval]: every, final_tokens, tokens"),
+        "{err}"
+    );
     // A config file gets the same checks, naming the file.
     let f = fresh("bad.toml");
     std::fs::write(&f, "[train]\nlr = \"high\"\n").unwrap();

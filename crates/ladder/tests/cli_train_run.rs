@@ -34,6 +34,51 @@ fn eval_reproduces_the_final_val_loss_of_the_summary() {
 }
 
 #[test]
+fn final_eval_covers_the_whole_split_with_a_standard_error() {
+    // The default eval.final_tokens = 0: the final evaluation takes every whole batch of the
+    // 32768-token val split (511 windows of 64 → 127 batches of 4), mid-training ones eval.tokens.
+    let run = fresh("whole-split");
+    let sets = [
+        "train.steps=20",
+        "train.warmup_steps=5",
+        "eval.every=10",
+        "eval.tokens=4096",
+        "train.threads=2",
+    ];
+    ok(&train_args(synth(), &run, &sets, &["--quiet", PEAK]));
+    let sum = json(&run.join("summary.json"));
+    assert_eq!(sum["final_val_tokens"], 127 * 256);
+    let se = sum["final_val_loss_se"].as_f64().unwrap();
+    assert!(se > 0.0 && se < 0.1, "{se}");
+    let m = metrics(&run);
+    assert_eq!(m[9]["val_tokens"], 4096, "mid-training: eval.tokens");
+    assert!(m[9]["val_loss_se"].as_f64().unwrap() > 0.0);
+    assert_eq!(m[19]["val_loss"], sum["final_val_loss"]);
+    assert_eq!(m[19]["val_loss_se"], sum["final_val_loss_se"]);
+
+    // `ladder eval` defaults to the same whole-split evaluation: same loss and SE, same bits.
+    let r: Value = serde_json::from_str(ok(&["eval", "--run", s(&run), "--json"]).trim()).unwrap();
+    assert_eq!(r["val_loss"], sum["final_val_loss"]);
+    assert_eq!(r["val_loss_se"], sum["final_val_loss_se"]);
+    assert_eq!(r["tokens"], 127 * 256);
+    assert_eq!(r["se_blocks"], 32);
+    let text = ok(&["eval", "--run", s(&run)]);
+    let want = format!(
+        "val_loss {:.4} ± {se:.4} nats/token (SE over 32 blocks)",
+        sum["final_val_loss"].as_f64().unwrap()
+    );
+    assert!(text.contains(&want), "{text}\nwant: {want}");
+    // --tokens sizes it down: 16 batches, one block each.
+    let r: Value =
+        serde_json::from_str(ok(&["eval", "--run", s(&run), "--tokens", "4096", "--json"]).trim())
+            .unwrap();
+    assert_eq!(
+        (r["tokens"].as_u64(), r["se_blocks"].as_u64()),
+        (Some(4096), Some(16))
+    );
+}
+
+#[test]
 fn sample_is_deterministic_per_seed() {
     let run = tiny_run();
     let go = |seed: &str| {

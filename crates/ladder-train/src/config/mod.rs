@@ -184,8 +184,24 @@ impl TrainSection {
 pub struct EvalSection {
     /// Optimizer steps between evaluations (0 = only at the end).
     pub every: u64,
-    /// Validation tokens per evaluation (rounded down to whole batches, at least one).
+    /// Validation tokens per mid-training evaluation (rounded down to whole batches, at least
+    /// one).
     pub tokens: usize,
+    /// Validation tokens of the final evaluation, the one `summary.json` reports (rounded down
+    /// to whole batches, at least one); 0 = the whole validation split. The final loss is the
+    /// number scaling-law fits use, so it gets the whole split unless the user trades precision
+    /// for time.
+    pub final_tokens: usize,
+}
+
+impl EvalSection {
+    /// The token budget of the final evaluation: `final_tokens`, or the whole split for 0.
+    pub fn final_budget(&self) -> usize {
+        match self.final_tokens {
+            0 => usize::MAX,
+            t => t,
+        }
+    }
 }
 
 impl Default for EvalSection {
@@ -194,6 +210,7 @@ impl Default for EvalSection {
         EvalSection {
             every: 100,
             tokens: 65536,
+            final_tokens: 0,
         }
     }
 }

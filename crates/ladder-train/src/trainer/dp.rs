@@ -1,19 +1,17 @@
 //! The data-parallel parts of the training loop (see [`crate::comm`] for the semantics): the
-//! gradient all-reduce, the agreed stop decision, the validation batches split over the ranks,
-//! and the checks that the data holds a global batch. With one process every function here is
-//! the identity or the single-process code path, so single-process results are unchanged.
+//! gradient all-reduce, the agreed stop decision, and the check that the data holds a global
+//! batch (the validation batches split over the ranks are in [`crate::eval`]). With one process
+//! every function here is the identity or the single-process code path, so single-process results
+//! are unchanged.
 
-use std::path::Path;
 use std::time::Instant;
 
-use ladder_data::{Meta, Split, TrainSampler};
-use ladder_model::Workspace;
+use ladder_data::TrainSampler;
 
-use super::{Run, ValSet};
+use super::Run;
 use crate::comm::Comm;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::metrics::{bits_per_byte, StopReason};
+use crate::metrics::StopReason;
 
 impl Run {
     /// After the agreed set-up: sums the ranks' measured peaks (the job's peak behind MFU; a
@@ -89,64 +87,4 @@ pub(super) fn check_ranks_fit(comm: &Comm, per_rank: usize, sampler: &TrainSampl
         });
     }
     Ok(())
-}
-
-impl ValSet {
-    /// This rank's part of the validation batches a single process with the global micro-batch
-    /// (`K · B` sequences) would evaluate: rows `rank·B .. (rank+1)·B` of each of its batches. The
-    /// job therefore evaluates exactly the single-process windows.
-    pub fn load_slice(
-        data_dir: &Path,
-        meta: &Meta,
-        config: &Config,
-        rank: usize,
-        world: usize,
-    ) -> Result<Self> {
-        let (b, seq) = (config.train.batch_size, config.train.seq_len);
-        let shard = meta.open_shard(data_dir, Split::Val)?;
-        let windows = (shard.len().saturating_sub(1) / seq.max(1)) as u64;
-        if ((b * world) as u64) > windows {
-            return Err(Error::TooManyRanks {
-                ranks: world,
-                per_rank: b,
-                global: b * world,
-                what: "evaluation batch",
-                split: "val",
-                windows,
-                seq_len: seq,
-                max_ranks: windows / b.max(1) as u64,
-            });
-        }
-        let global = ladder_data::val_batches(&shard, b * world, seq, config.eval.tokens)?;
-        let rows = rank * b * seq..(rank + 1) * b * seq;
-        let batches = global
-            .into_iter()
-            .map(|(i, t)| (i[rows.clone()].to_vec(), t[rows.clone()].to_vec()))
-            .collect();
-        Ok(ValSet {
-            batches,
-            tokens: meta.val_tokens,
-            bytes: meta.val_bytes,
-            entropy: meta.entropy_nats_per_token,
-        })
-    }
-
-    /// [`ValSet::evaluate`] over the ranks' slices (see [`ValSet::load_slice`]): each batch's mean
-    /// is the mean of its K equal slices, so the loss is the ranks' summed slice losses over
-    /// `batches · K`; the same on every rank.
-    pub fn evaluate_shared(
-        &self,
-        ws: &mut Workspace,
-        params: &[f32],
-        comm: &Comm,
-    ) -> Result<(f32, Option<f64>)> {
-        let mut sum = [0.0f64];
-        for (inputs, targets) in &self.batches {
-            sum[0] += ws.forward_loss(params, inputs, targets)? as f64;
-        }
-        comm.all_reduce_sum_f64(&mut sum)?;
-        let n = (self.batches.len() * comm.size()).max(1);
-        let loss = (sum[0] / n as f64) as f32;
-        Ok((loss, bits_per_byte(loss as f64, self.tokens, self.bytes)))
-    }
 }

@@ -24,6 +24,7 @@ use std::path::Path;
 use ladder_model::ParamLayout;
 
 use crate::error::Result;
+use crate::eval::ValLoss;
 use crate::health::{Finding, Monitor};
 use crate::inject::{self, Injector};
 use crate::layerlog::LayerLog;
@@ -92,8 +93,8 @@ pub(crate) trait StepHook {
     fn after_update(&mut self, _u: &Update<'_>) -> Result<()> {
         Ok(())
     }
-    /// An evaluation after step `step` gave this validation loss and bits per byte.
-    fn after_eval(&mut self, _step: u64, _val: (f32, Option<f64>)) {}
+    /// An evaluation after step `step` gave this validation loss (with its standard error).
+    fn after_eval(&mut self, _step: u64, _val: &ValLoss) {}
     /// A checkpoint of step `step` is half written (tensor files in its temp dir, nothing renamed).
     fn checkpoint_midway(&mut self, _step: u64) {}
     /// A checkpoint of step `step` is complete in `dir`.
@@ -185,7 +186,7 @@ impl StepHook for Hooks {
     fn after_update(&mut self, u: &Update<'_>) -> Result<()> {
         self.all().try_for_each(|h| h.after_update(u))
     }
-    fn after_eval(&mut self, step: u64, val: (f32, Option<f64>)) {
+    fn after_eval(&mut self, step: u64, val: &ValLoss) {
         self.all().for_each(|h| h.after_eval(step, val));
     }
     fn checkpoint_midway(&mut self, step: u64) {

@@ -107,8 +107,8 @@ pub fn synth() -> &'static Path {
     })
 }
 
-/// A trained tiny run: 30 steps, evaluation every 10 on 4096 tokens (16 batches of 4 × 64),
-/// made once per test binary.
+/// A trained tiny run: 30 steps, evaluation every 10 on 4096 tokens (16 batches of 4 × 64), the
+/// final one included, made once per test binary.
 pub fn tiny_run() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -118,6 +118,7 @@ pub fn tiny_run() -> &'static Path {
             "train.warmup_steps=5",
             "eval.every=10",
             "eval.tokens=4096",
+            "eval.final_tokens=4096",
             "train.threads=2",
         ];
         ok(&train_args(synth(), &run, &sets, &["--quiet", PEAK]));

@@ -1,0 +1,52 @@
+//! `diagnosis.json` as readers see it (`ladder diagnose` writes `ladder_diagnose::Diagnosis`,
+//! which serialises to this shape). Unknown keys are ignored so a newer diagnosis still loads.
+
+use serde::{Deserialize, Serialize};
+
+/// `diagnosis.json`: the fields a reader needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosisFile {
+    /// `healthy`, `suspicious` or `broken`.
+    pub verdict: String,
+    /// The most likely cause class (kebab-case), when one was named.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// The comparison with the law, when a law was given.
+    #[serde(default)]
+    pub law: Option<DiagnosisLaw>,
+    /// Reference runs used.
+    #[serde(default)]
+    pub references: usize,
+    /// The evidence, worst first.
+    #[serde(default)]
+    pub findings: Vec<DiagnosisFinding>,
+}
+
+/// The run's final loss against the law (`diagnosis.json` → `law`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosisLaw {
+    /// The law's name.
+    pub law: String,
+    /// The run's final validation loss.
+    pub observed: f64,
+    /// The law's point prediction.
+    pub predicted: f64,
+    /// The prediction's 95 % interval.
+    pub interval95: [f64; 2],
+    /// ln(observed / predicted) in standard deviations.
+    pub z: f64,
+}
+
+/// One piece of evidence (`diagnosis.json` → `findings`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosisFinding {
+    /// Which check produced it.
+    pub check: String,
+    /// `healthy`, `suspicious` or `broken`.
+    pub severity: String,
+    /// The cause class it points to.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// What was measured.
+    pub message: String,
+}
