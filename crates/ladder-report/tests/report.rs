@@ -304,8 +304,8 @@ fn report_shows_residuals_by_shape_and_a_backtest() {
     let opts_bt = ladder_laws::FitOptions::default()
         .with_bootstrap(40)
         .unwrap();
-    let bt =
-        ladder_laws::backtest::backtest(&points, ladder_laws::LawKind::Isoflop, 1, &opts_bt).unwrap();
+    let bt = ladder_laws::backtest::backtest(&points, ladder_laws::LawKind::Isoflop, 1, &opts_bt)
+        .unwrap();
     std::fs::write(sweep.join("backtest.json"), bt.to_json()).unwrap();
     write_report(&sweep, &out, &opts()).unwrap();
     let html = std::fs::read_to_string(&out).unwrap();

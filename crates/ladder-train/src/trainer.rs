@@ -555,7 +555,9 @@ impl Run {
         let mut val = None;
         if last || every(self.config.eval.every) {
             // The last evaluation is the final one (eval.final_tokens, the whole split).
-            let v = self.val.evaluate(&mut self.ws, &self.params, &self.comm, last)?;
+            let v = self
+                .val
+                .evaluate(&mut self.ws, &self.params, &self.comm, last)?;
             self.hooks.after_eval(step_no, &v);
             self.last_val = Some(v);
             val = Some(v);
