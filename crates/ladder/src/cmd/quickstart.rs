@@ -86,6 +86,8 @@ fn recipe(size: SizeArg) -> Recipe {
     match size {
         SizeArg::Tiny => {
             sets.push("eval.tokens=16384".into());
+            // A smoke test: the final evaluation on 128 Ki tokens, not the whole 1 Mi split.
+            sets.push("eval.final_tokens=131072".into());
             sets.push("train.warmup_steps=10".into());
             Recipe {
                 synth_tokens: 4_000_000,
@@ -133,9 +135,25 @@ struct Outcome {
     runs: usize,
     target: Target,
     E: Option<Est>,
+    alpha: Option<Est>,
+    beta: Option<Est>,
     entropy_nats_per_token: Option<f64>,
     isoflop_a: Option<Est>,
+    /// Chinchilla residuals against the measured noise (weighted fits only).
+    chi2_dof: Option<f64>,
+    backtests: Vec<BacktestBrief>,
     wall_s: f64,
+}
+
+/// One law's backtest in quickstart.json (the whole table is `ladder backtest`'s).
+#[derive(Serialize)]
+struct BacktestBrief {
+    law: String,
+    holdout_top: usize,
+    inside: usize,
+    with_interval: usize,
+    /// Largest |error| in percent of the truth over the held-out best-loss checks.
+    best_loss_max_abs_error_pct: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -147,7 +165,14 @@ struct Target {
     D: u64,
     N_opt: Est,
     predicted_loss: Est,
+    /// Half-width of the 95 % prediction interval in percent of the predicted loss.
+    ci95_halfwidth_pct: Option<f64>,
+    /// Final validation loss on the whole val split (eval.final_tokens), with its standard error.
     actual_loss: Option<f64>,
+    actual_loss_se: Option<f64>,
+    actual_val_tokens: Option<u64>,
+    /// (actual - predicted) / actual, in percent.
+    error_pct: Option<f64>,
     inside_ci95: Option<bool>,
 }
 
@@ -155,6 +180,21 @@ struct Target {
 struct Est {
     value: f64,
     ci95: Option<[f64; 2]>,
+}
+
+impl Est {
+    /// A fitted parameter with its interval.
+    fn param(f: &FitFile, name: &str) -> Option<Est> {
+        f.param(name).map(|value| Est {
+            value,
+            ci95: f.ci95.get(name).map(|i| i.0),
+        })
+    }
+
+    /// Width of the 95 % interval.
+    fn width(&self) -> Option<f64> {
+        self.ci95.map(|[lo, hi]| hi - lo)
+    }
 }
 
 impl From<&Estimate> for Est {
@@ -276,6 +316,13 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         ));
     }
 
+    // 3b. Backtests: each law refitted without the largest budget must predict it.
+    let backtests = if r.budgets.len() >= 3 {
+        run_backtests(&sweep, a.bootstrap, a.quiet)
+    } else {
+        Vec::new()
+    };
+
     // 4. Predict a run with `factor` × the largest budget at its compute-optimal size.
     let max_budget = r.budgets.iter().copied().fold(0.0, f64::max);
     let c_target = r.factor * max_budget;
@@ -327,17 +374,17 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         a.quiet,
     )?;
     finish_report(&report, &target_dir, true)?;
-    let tdir = SweepDir::open(&target_dir)?;
-    let actual = match ladder_sweep::state::outcome(&tdir, &name) {
-        ladder_sweep::state::Outcome::Completed { val_loss, .. } => val_loss,
-        _ => None,
-    };
+    let summary = ladder_train::fsutil::read_json::<ladder_train::metrics::Summary>(
+        &target_dir.join("runs").join(&name).join("summary.json"),
+    )
+    .ok();
+    let actual = summary
+        .as_ref()
+        .and_then(|s| s.final_val_loss)
+        .map(f64::from);
 
     // 6. The verdict.
-    let e_fit = chin.param("E").map(|v| Est {
-        value: v,
-        ci95: chin.ci95.get("E").map(|i| i.0),
-    });
+    let e_fit = Est::param(&chin, "E");
     let inside = match (actual, predicted.ci95) {
         (Some(x), Some([lo, hi])) => Some(x >= lo && x <= hi),
         _ => None,
@@ -353,22 +400,22 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
             D: d,
             N_opt: (&alloc.n_opt).into(),
             predicted_loss: (&predicted).into(),
+            ci95_halfwidth_pct: predicted
+                .ci95
+                .map(|[lo, hi]| 50.0 * (hi - lo) / predicted.value),
             actual_loss: actual,
+            actual_loss_se: summary.as_ref().and_then(|s| s.final_val_loss_se),
+            actual_val_tokens: summary.as_ref().and_then(|s| s.final_val_tokens),
+            error_pct: actual.map(|x| 100.0 * (x - predicted.value) / x),
             inside_ci95: inside,
         },
         E: e_fit,
+        alpha: Est::param(&chin, "alpha"),
+        beta: Est::param(&chin, "beta"),
         entropy_nats_per_token: entropy,
-        isoflop_a: iso
-            .as_ref()
-            .ok()
-            .and_then(|(f, _)| f.param("a"))
-            .map(|v| Est {
-                value: v,
-                ci95: iso
-                    .as_ref()
-                    .ok()
-                    .and_then(|(f, _)| f.ci95.get("a").map(|i| i.0)),
-            }),
+        isoflop_a: iso.as_ref().ok().and_then(|(f, _)| Est::param(f, "a")),
+        chi2_dof: chin.residuals.chi2_dof,
+        backtests,
         wall_s: t0.elapsed().as_secs_f64(),
     };
     let qs_path = a.out.join("quickstart.json");
@@ -464,12 +511,48 @@ fn verdict(o: &Outcome) -> String {
                 Some(false) => "OUTSIDE the interval",
                 None => "no interval to compare",
             };
+            let se = t
+                .actual_loss_se
+                .map_or(String::new(), |se| format!(" ± {se:.4}"));
+            let tokens = t
+                .actual_val_tokens
+                .map_or(String::new(), |n| format!(" on {n} val tokens"));
             s += &format!(
-                "  actual val loss    {x:.4} ({:+.4} from the prediction: {verdict})\n",
-                x - t.predicted_loss.value
+                "  actual val loss    {x:.4}{se}{tokens} ({:+.4}, {:+.2} % from the prediction: {verdict})\n",
+                x - t.predicted_loss.value,
+                t.error_pct.unwrap_or(f64::NAN)
             );
         }
         None => s += "  actual val loss    n/a (the run has no final validation loss)\n",
+    }
+    if let Some(h) = t.ci95_halfwidth_pct {
+        s += &format!("  95 % interval half-width {h:.2} % of the prediction\n");
+    }
+    for (name, e) in [
+        ("alpha", &o.alpha),
+        ("beta", &o.beta),
+        ("IsoFLOP a", &o.isoflop_a),
+    ] {
+        if let Some(e) = e {
+            s += &format!(
+                "{name} = {} (interval width {})\n",
+                fmt_est(e),
+                e.width().map_or("n/a".into(), |w| format!("{w:.3}"))
+            );
+        }
+    }
+    if let Some(c) = o.chi2_dof {
+        s += &format!("Chinchilla residuals: chi2/dof {c:.2} against the runs' measured noise\n");
+    }
+    for b in &o.backtests {
+        s += &format!(
+            "backtest {}: largest budget held out, {}/{} truths inside their 95 % intervals{}\n",
+            b.law,
+            b.inside,
+            b.with_interval,
+            b.best_loss_max_abs_error_pct
+                .map_or(String::new(), |e| format!(", best-loss error {e:.2} %"))
+        );
     }
     if let Some(e) = &o.E {
         s += &format!("fitted irreducible loss E = {}\n", fmt_est(e));
@@ -484,4 +567,47 @@ fn verdict(o: &Outcome) -> String {
         );
     }
     s
+}
+
+/// Backtests of both laws with the largest budget held out; a law that cannot be backtested is
+/// reported and skipped (the quickstart's result does not depend on it).
+fn run_backtests(sweep: &std::path::Path, bootstrap: usize, quiet: bool) -> Vec<BacktestBrief> {
+    use ladder_laws::backtest;
+    let points = match backtest::load_points(&[sweep.to_path_buf()]) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("warning: no backtest ({e})");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for law in [LawKind::Chinchilla, LawKind::Isoflop] {
+        let opts = match FitOptions::default().with_bootstrap(bootstrap) {
+            Ok(o) => o.with_seed(0),
+            Err(_) => return out,
+        };
+        match backtest::backtest(&points, law, 1, &opts) {
+            Ok(bt) => {
+                if !quiet {
+                    eprint!("{}", bt.table());
+                }
+                let worst = bt
+                    .heldout
+                    .iter()
+                    .flat_map(|h| h.checks.iter())
+                    .filter(|c| c.quantity == "best_loss")
+                    .map(|c| (100.0 * (c.predicted - c.actual) / c.actual).abs())
+                    .fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
+                out.push(BacktestBrief {
+                    law: bt.law.clone(),
+                    holdout_top: bt.holdout_top,
+                    inside: bt.inside,
+                    with_interval: bt.with_interval,
+                    best_loss_max_abs_error_pct: worst,
+                });
+            }
+            Err(e) => eprintln!("warning: no {} backtest ({e})", law.name()),
+        }
+    }
+    out
 }
