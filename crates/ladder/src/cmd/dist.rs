@@ -110,6 +110,9 @@ pub fn report_error(comm: &Comm, err: anyhow::Error) -> ExitCode {
     if own {
         eprintln!("ladder: error: {err:#}");
     }
+    // Nobody exits before the message is out: mpirun ends the whole job at the first non-zero
+    // exit, and a busy machine could otherwise kill the speaking rank before it has printed.
+    let _ = comm.barrier();
     ExitCode::FAILURE
 }
 
