@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use ladder_schema::{f32_as_written, StepRecord, Summary};
 
 use crate::error::{Error, Result};
 
@@ -123,22 +123,19 @@ pub fn load_runs(input: &Path) -> Result<Runs> {
 pub fn load_run(dir: &Path, warnings: &mut Vec<String>) -> std::result::Result<Run, String> {
     let bytes = std::fs::read(dir.join("summary.json"))
         .map_err(|e| format!("cannot read summary.json: {e}"))?;
-    let v: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("summary.json is not JSON: {e}"))?;
-    let num = |k: &str| v.get(k).and_then(Value::as_f64).filter(|x| x.is_finite());
-    let positive = |k: &str| -> std::result::Result<f64, String> {
-        num(k)
+    let summary = read_summary(&bytes)?;
+    let count = |x: u64, k: &str| -> std::result::Result<f64, String> {
+        Some(x as f64)
             .filter(|x| *x > 0.0)
             .ok_or_else(|| format!("summary.json has no positive `{k}`"))
     };
-    let n = positive("N")?;
-    let d = positive("D")?;
-    let c = num("C").filter(|c| *c > 0.0).unwrap_or(6.0 * n * d);
-    let status = v
-        .get("status")
-        .and_then(Value::as_str)
-        .ok_or("summary.json has no `status`")?
-        .to_string();
+    let n = count(summary.n, "N")?;
+    let d = count(summary.d, "D")?;
+    let finite = |x: f64| Some(x).filter(|x| x.is_finite());
+    let loss = |l: Option<f32>| l.map(f32_as_written).filter(|x| x.is_finite());
+    let c = finite(summary.c)
+        .filter(|c| *c > 0.0)
+        .unwrap_or(6.0 * n * d);
     let name = dir.file_name().map_or_else(
         || dir.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
@@ -150,19 +147,39 @@ pub fn load_run(dir: &Path, warnings: &mut Vec<String>) -> std::result::Result<R
         name,
         dir: dir.to_path_buf(),
         n,
-        n_total: num("N_total"),
+        // 0 is the schema's "not recorded" (files written before the field existed).
+        n_total: Some(summary.n_total as f64).filter(|x| *x > 0.0),
         d,
         c,
-        final_train_loss: num("final_train_loss"),
-        final_val_loss: num("final_val_loss"),
-        status,
-        entropy: num("entropy_nats_per_token"),
-        wall_time_s: num("wall_time_s"),
+        final_train_loss: loss(summary.final_train_loss),
+        final_val_loss: loss(summary.final_val_loss),
+        status: summary.status.as_str().to_string(),
+        entropy: summary.entropy_nats_per_token.and_then(finite),
+        wall_time_s: finite(summary.wall_time_s),
         train_curve,
         val_curve,
         diagnosis,
         n_layer: shape.0,
         n_embd: shape.1,
+    })
+}
+
+/// summary.json in the shared schema; `Err` is the reason the run is skipped, naming the key
+/// the report needs when one is missing.
+fn read_summary(bytes: &[u8]) -> std::result::Result<Summary, String> {
+    serde_json::from_slice::<Summary>(bytes).map_err(|e| {
+        if !e.is_data() {
+            return format!("summary.json is not JSON: {e}");
+        }
+        let missing = |k: &str| e.to_string().starts_with(&format!("missing field `{k}`"));
+        if missing("N") || missing("D") {
+            let k = if missing("N") { "N" } else { "D" };
+            format!("summary.json has no positive `{k}`")
+        } else if missing("status") {
+            "summary.json has no `status`".to_string()
+        } else {
+            format!("summary.json is not a run summary: {e}")
+        }
     })
 }
 
@@ -196,22 +213,24 @@ fn read_curves(path: &Path, warnings: &mut Vec<String>) -> (Curve, Curve) {
     let (mut train, mut val) = (vec![], vec![]);
     let mut bad = 0usize;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            bad += 1;
+        let record = match serde_json::from_str::<StepRecord>(line) {
+            Ok(r) => r,
+            // Valid JSON that is not a step (no `tokens`, say) has no point to give.
+            Err(e) if e.is_data() => continue,
+            Err(_) => {
+                bad += 1;
+                continue;
+            }
+        };
+        if record.tokens == 0 {
             continue;
-        };
-        let Some(t) = v.get("tokens").and_then(Value::as_f64).filter(|t| *t > 0.0) else {
-            continue;
-        };
-        let get = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_f64)
-                .filter(|x| x.is_finite() && *x > 0.0)
-        };
-        if let Some(l) = get("loss") {
+        }
+        let t = record.tokens as f64;
+        let positive = |l: f32| Some(f32_as_written(l)).filter(|x| x.is_finite() && *x > 0.0);
+        if let Some(l) = positive(record.loss) {
             train.push((t, l));
         }
-        if let Some(l) = get("val_loss") {
+        if let Some(l) = record.val_loss.and_then(positive) {
             val.push((t, l));
         }
     }
@@ -287,6 +306,42 @@ mod tests {
         assert_eq!(s[7].1, 2.0);
         assert_eq!(s[39].1, 2.0);
         assert_eq!(s.len(), 40);
+    }
+
+    #[test]
+    fn unusable_summaries_are_skipped_with_the_key_they_lack() {
+        let tmp = std::env::temp_dir().join(format!("ladder-report-runs-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let why = |text: &str| {
+            std::fs::write(tmp.join("summary.json"), text).unwrap();
+            load_run(&tmp, &mut vec![]).unwrap_err()
+        };
+        assert_eq!(
+            why(r#"{"status": "failed"}"#),
+            "summary.json has no positive `N`"
+        );
+        assert_eq!(
+            why(r#"{"status": "failed", "N": 0, "D": 5}"#),
+            "summary.json has no positive `N`"
+        );
+        assert_eq!(
+            why(r#"{"status": "failed", "N": 10}"#),
+            "summary.json has no positive `D`"
+        );
+        assert_eq!(why(r#"{"N": 10, "D": 5}"#), "summary.json has no `status`");
+        assert!(why("{\"N\": 1").starts_with("summary.json is not JSON"));
+        assert!(why(r#"{"N": 10, "D": 5, "status": "paused"}"#)
+            .starts_with("summary.json is not a run summary: unknown variant `paused`"));
+        // A hand-written summary (float counts, no stop_reason) is usable.
+        std::fs::write(
+            tmp.join("summary.json"),
+            r#"{"N": 1e6, "D": 2e7, "final_val_loss": 3.25, "status": "completed"}"#,
+        )
+        .unwrap();
+        let run = load_run(&tmp, &mut vec![]).unwrap();
+        assert_eq!((run.n, run.d, run.c), (1e6, 2e7, 6.0 * 1e6 * 2e7));
+        assert_eq!((run.final_val_loss, run.n_total), (Some(3.25), None));
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]

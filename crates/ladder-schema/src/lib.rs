@@ -51,6 +51,25 @@ pub(crate) fn nullable_f32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32
     Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
 }
 
+/// Reads a count (parameters, tokens) that a hand-written file may spell as a float (`1e6`,
+/// `4096.0`): an integer, or a non-negative integral float up to 2^53 (beyond which floats are
+/// no longer exact integers).
+pub(crate) fn count_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::de::{Deserialize, Error, Unexpected};
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match serde_json::Number::deserialize(d)? {
+        n if n.is_u64() => Ok(n.as_u64().unwrap_or_default()),
+        n => match n.as_f64() {
+            Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= EXACT => Ok(x as u64),
+            Some(x) => Err(D::Error::invalid_value(
+                Unexpected::Float(x),
+                &"a non-negative whole number",
+            )),
+            None => Err(D::Error::custom(format!("{n} is not a count"))),
+        },
+    }
+}
+
 /// An f32 of a file (a loss) as the f64 its text spells: `2.5393f32` is written `2.5393` and
 /// read back here as `2.5393f64`, not as the f32's exact binary value `2.539299964904785`, so a
 /// reader that works in f64 sees the number a reader of the JSON text would.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{nullable_f32, nullable_f64};
+use crate::{count_u64, nullable_f32, nullable_f64};
 
 /// One optimizer step. Training numbers that became non-finite are written as `null` and read
 /// back as NaN; only `step` and `tokens` are required when reading.
@@ -10,7 +10,8 @@ use crate::{nullable_f32, nullable_f64};
 pub struct StepRecord {
     /// Optimizer steps completed (1-based).
     pub step: u64,
-    /// Training tokens consumed so far.
+    /// Training tokens consumed so far (an integral float such as `1e6` loads too).
+    #[serde(deserialize_with = "count_u64")]
     pub tokens: u64,
     /// Cumulative training FLOPs (`tokens · train_flops_per_token`).
     #[serde(default = "crate::nan_f64", deserialize_with = "nullable_f64")]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::nullable_f64;
+use crate::{count_u64, nullable_f64};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ impl PeakSource {
 }
 
 /// Which stop condition ended a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// `train.tokens` reached.
@@ -65,6 +65,12 @@ pub enum StopReason {
     Error,
     /// The health monitor stopped it (`--health stop`, or too many rollbacks).
     Health,
+    /// Not recorded (a hand-written summary) or a reason this version does not know (a newer
+    /// writer): readers that only need the numbers still load the file. The trainer never
+    /// writes it.
+    #[default]
+    #[serde(other)]
+    Unknown,
 }
 
 /// `summary.json`'s `health`: what the health monitor and the supervisor saw, counted from
@@ -84,26 +90,28 @@ pub struct HealthReport {
 }
 
 /// `summary.json`. The scaling-law fitter reads `N`, `N_total`, `D`, `C`, `final_val_loss`,
-/// `final_val_loss_se`, `final_train_loss` and `status`; keep those names. Only `status`,
-/// `stop_reason`, `N` and `D` are required when reading: every other field defaults, so older and hand-written
-/// summaries load.
+/// `final_val_loss_se`, `final_train_loss` and `status`; keep those names. Only `status`, `N`
+/// and `D` are required when reading: every other field defaults (`stop_reason` to
+/// [`StopReason::Unknown`]), so older and hand-written summaries load, and the counts `N`,
+/// `N_total` and `D` may be written as integral floats (`1e6`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Completed, failed or diverged.
     pub status: Status,
     /// Why it stopped.
+    #[serde(default)]
     pub stop_reason: StopReason,
     /// Error message of a failed or diverged run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Non-embedding parameters (Kaplan N).
-    #[serde(rename = "N")]
+    #[serde(rename = "N", deserialize_with = "count_u64")]
     pub n: u64,
     /// All parameters (tied embedding counted once, real vocabulary).
-    #[serde(rename = "N_total", default)]
+    #[serde(rename = "N_total", default, deserialize_with = "count_u64")]
     pub n_total: u64,
     /// Training tokens consumed.
-    #[serde(rename = "D")]
+    #[serde(rename = "D", deserialize_with = "count_u64")]
     pub d: u64,
     /// `6·N·D` (Kaplan convention).
     #[serde(

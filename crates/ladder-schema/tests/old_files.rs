@@ -81,6 +81,30 @@ fn a_hand_written_minimal_summary_loads() {
 }
 
 #[test]
+fn a_summary_without_stop_reason_and_with_float_counts_loads() {
+    // As the fitter's and the report's hand-written inputs spell them.
+    let s: Summary = serde_json::from_str(
+        r#"{"N": 1e6, "N_total": 2e6, "D": 2e7, "final_val_loss": 3.0, "status": "completed"}"#,
+    )
+    .unwrap();
+    assert_eq!((s.n, s.n_total, s.d), (1_000_000, 2_000_000, 20_000_000));
+    assert_eq!(s.stop_reason, StopReason::Unknown);
+    // A reason from a newer writer loads as unknown too.
+    let s: Summary =
+        serde_json::from_str(r#"{"N": 10, "D": 20, "status": "failed", "stop_reason": "oom"}"#)
+            .unwrap();
+    assert_eq!(s.stop_reason, StopReason::Unknown);
+    // A count must still be a whole non-negative number.
+    for bad in [r#""N": 1.5"#, r#""N": -3"#, r#""N": "many""#] {
+        let text = format!(r#"{{{bad}, "D": 20, "status": "failed"}}"#);
+        let e = serde_json::from_str::<Summary>(&text).unwrap_err();
+        assert!(e.is_data(), "{text}: {e}");
+    }
+    let r: StepRecord = serde_json::from_str(r#"{"step": 1, "tokens": 4096.0}"#).unwrap();
+    assert_eq!(r.tokens, 4096);
+}
+
+#[test]
 fn old_metrics_lines_load_and_write_back_byte_for_byte() {
     for line in [OLD_METRIC, OLD_EVAL_METRIC] {
         let r: StepRecord = serde_json::from_str(line).unwrap();

@@ -22,10 +22,11 @@ pub fn write_run(dir: &Path, n: f64, d: f64, final_val: Option<f64>, steps: usiz
     let law = |t: f64| ladder_laws::chinchilla::predict(&TRUTH, n, t);
     let ratio = final_val.map_or(1.0, |v| v / law(d));
     let mut metrics = String::new();
-    let mut last_train = f64::NAN;
+    let mut last_train = f32::NAN;
     for s in 1..=steps {
         let t = d * s as f64 / steps as f64;
-        let train = ratio * law(t) * (1.0 + 0.004 * wobble(s));
+        // Losses are f32 in the trainer, written as the shortest decimal of the f32.
+        let train = (ratio * law(t) * (1.0 + 0.004 * wobble(s))) as f32;
         last_train = train;
         let mut line = format!(
             "{{\"step\":{s},\"tokens\":{},\"flops\":{},\"lr\":0.003,\"loss\":{train},\"grad_norm\":0.5,\"tok_per_s\":1000.0,\"mfu\":0.1,\"elapsed_s\":{}",
@@ -34,7 +35,7 @@ pub fn write_run(dir: &Path, n: f64, d: f64, final_val: Option<f64>, steps: usiz
             s as f64 * 0.1
         );
         if s % 10 == 0 || s == steps {
-            line += &format!(",\"val_loss\":{}", ratio * law(t));
+            line += &format!(",\"val_loss\":{}", (ratio * law(t)) as f32);
         }
         line += "}\n";
         metrics += &line;
@@ -44,7 +45,7 @@ pub fn write_run(dir: &Path, n: f64, d: f64, final_val: Option<f64>, steps: usiz
         Some(v) => (
             "completed",
             "tokens",
-            format!("{v}"),
+            format!("{}", v as f32),
             format!("{last_train}"),
         ),
         None => (
