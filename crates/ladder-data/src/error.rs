@@ -28,6 +28,16 @@ pub enum Error {
         /// The path as given.
         path: PathBuf,
     },
+    /// A data file whose sha256 differs from the one `meta.json` records.
+    #[error("{}: sha256 {found} differs from the {expected} recorded in meta.json: the file was changed or damaged after the data directory was made; re-create the directory with `ladder data prepare` (or `ladder data synth`)", .path.display())]
+    HashMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The hash meta.json records.
+        expected: String,
+        /// The hash of the file now.
+        found: String,
+    },
     /// The inputs hold no text at all.
     #[error("the input is empty: no text found in {inputs} (pass files or directories that contain UTF-8 text)")]
     EmptyInput {

@@ -1,19 +1,35 @@
 //! Reading the inputs of `ladder data prepare`: which files, and the documents in each.
 //!
 //! Files are taken as given; directories are walked recursively in sorted order, skipping hidden
-//! entries and symbolic links to directories. A `.jsonl` file holds one document per line (the
-//! string field `text`), any other file is one document; a literal `<|endoftext|>` also separates
-//! documents. Binary (a NUL byte) and non-UTF-8 files are errors naming the byte offset.
+//! entries (`.git`, any name starting with '.'), symbolic links to directories and, as ripgrep
+//! does, binary files (a NUL byte in the first [`BINARY_SNIFF_BYTES`]): a source tree with
+//! `__pycache__/*.pyc` is still text. A `.jsonl` file holds one document per line (the string
+//! field `text`), any other file is one document; a literal `<|endoftext|>` also separates
+//! documents. A binary file named explicitly, or a NUL byte past the sniffed prefix, and
+//! non-UTF-8 files are errors naming the byte offset.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::tokenizer::EOT;
 
+/// How much of a file the directory walk reads to decide it is binary (ripgrep's heuristic).
+pub const BINARY_SNIFF_BYTES: usize = 8 * 1024;
+
+/// The files to read, and the binary files a directory walk passed over.
+#[derive(Clone, Debug, Default)]
+pub struct InputFiles {
+    /// Files to read, in a deterministic order.
+    pub files: Vec<PathBuf>,
+    /// Files found in a directory walk with a NUL byte in their first [`BINARY_SNIFF_BYTES`].
+    pub skipped_binary: Vec<PathBuf>,
+}
+
 /// Input files in a deterministic order. `out` (and anything under it) is skipped when it lies
 /// inside an input directory.
-pub fn collect_files(inputs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+pub fn collect_files(inputs: &[PathBuf], out: &Path) -> Result<InputFiles> {
+    let mut files = InputFiles::default();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -27,13 +43,32 @@ pub fn collect_files(inputs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
         if meta.is_dir() {
             walk(input, out, &mut files)?;
         } else {
-            files.push(input.clone());
+            files.files.push(input.clone());
         }
     }
     Ok(files)
 }
 
-fn walk(dir: &Path, out: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+/// True when the first [`BINARY_SNIFF_BYTES`] of `path` hold a NUL byte.
+fn looks_binary(path: &Path) -> Result<bool> {
+    let mut head = Vec::with_capacity(BINARY_SNIFF_BYTES);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(BINARY_SNIFF_BYTES as u64).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(head.contains(&0))
+}
+
+/// Adds a file found by the walk, or notes it as skipped when it looks binary.
+fn add_walked(path: PathBuf, files: &mut InputFiles) -> Result<()> {
+    if looks_binary(&path)? {
+        files.skipped_binary.push(path);
+    } else {
+        files.files.push(path);
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path, out: &Path, files: &mut InputFiles) -> Result<()> {
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
@@ -57,12 +92,12 @@ fn walk(dir: &Path, out: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
         } else if ft.is_symlink() {
             // Follow links to files; skip links to directories (they can form cycles).
             match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => files.push(path),
+                Ok(m) if m.is_file() => add_walked(path, files)?,
                 Ok(_) => {}
                 Err(err) => return Err(Error::io(&path, err)),
             }
         } else if ft.is_file() {
-            files.push(path);
+            add_walked(path, files)?;
         }
     }
     Ok(())

@@ -37,6 +37,7 @@ mod sampler;
 mod shard;
 pub mod synth;
 mod tokenizer;
+mod verify;
 
 pub use error::{Error, Result};
 pub use fsutil::{sha256_file, write_atomic};
@@ -50,6 +51,7 @@ pub use sampler::{val_batches, TrainSampler};
 pub use shard::{checksum, token_width, write_shard, TokenShard, HEADER_LEN, MAGIC, VERSION};
 pub use synth::SynthConfig;
 pub use tokenizer::{load_tokenizer, save_tokenizer, synth_tokenizer, EOT, MIN_BPE_VOCAB};
+pub use verify::{verify_hashes, VERIFY_CACHE_FILE};
 
 /// Re-exported so callers use the same `tokenizers` version as this crate.
 pub use tokenizers;

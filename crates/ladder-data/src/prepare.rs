@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{check_out, sha256_bytes, sha256_file, StagingDir};
-use crate::input::{collect_files, read_documents};
+use crate::input::{collect_files, read_documents, InputFiles};
 use crate::meta::{created_by, Meta, Split, TextMeta, META_VERSION};
 use crate::pretok;
 use crate::progress::{Progress, Unit};
@@ -59,6 +59,23 @@ impl Default for PrepareConfig {
 /// enough to keep both cores busy on a single-file corpus.
 const CHUNK_BYTES: usize = 1 << 18;
 
+/// How many binary files a directory walk skipped, naming the first few.
+fn skipped_note(skipped: &[PathBuf]) -> String {
+    const SHOWN: usize = 3;
+    let names: Vec<String> = skipped
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.display().to_string())
+        .collect();
+    let more = if skipped.len() > SHOWN { ", ..." } else { "" };
+    format!(
+        "skipped {} binary file{} (NUL byte in the first 8 KiB): {}{more}",
+        skipped.len(),
+        if skipped.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}
+
 /// Builds a text data directory at `out` from `cfg.inputs`. `out` must be absent or an empty
 /// directory unless `force`; on any error nothing is left at `out`.
 pub fn prepare(
@@ -81,7 +98,13 @@ pub fn prepare(
     check_out(out, force)?;
 
     // 1-2. Read.
-    let files = collect_files(&cfg.inputs, out)?;
+    let InputFiles {
+        files,
+        skipped_binary,
+    } = collect_files(&cfg.inputs, out)?;
+    if !skipped_binary.is_empty() {
+        progress.note(&skipped_note(&skipped_binary));
+    }
     let total_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))

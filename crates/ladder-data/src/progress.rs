@@ -21,6 +21,8 @@ pub trait Progress: Sync {
     fn advance(&self, _n: u64) {}
     /// The current stage is done.
     fn finish_stage(&self) {}
+    /// Something the user should know that is not an error (e.g. files skipped).
+    fn note(&self, _message: &str) {}
 }
 
 /// Reports nothing.

@@ -218,9 +218,11 @@ pub enum Error {
         /// Positions the model holds.
         block_size: usize,
     },
-    /// An empty prompt (the model needs at least one token to condition on).
-    #[error("the prompt encodes to no tokens; give a non-empty --prompt")]
-    EmptyPrompt,
+    /// An empty prompt with a tokenizer that has no end-of-text token to start from.
+    #[error(
+        "the prompt is empty and the tokenizer has no <|endoftext|> token to start a fresh document from; give a non-empty --prompt"
+    )]
+    NoEndOfTextToken,
     /// Sampling settings out of range.
     #[error("--temperature {0} must be >= 0 (0 = greedy)")]
     BadTemperature(f32),

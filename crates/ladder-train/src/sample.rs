@@ -6,6 +6,11 @@
 //! The model holds `block_size` positions. When the cache is full, generation continues from a
 //! fresh cache primed with the last `block_size / 2` tokens (a sliding window), so `--tokens` is
 //! not limited by the context; a prompt longer than the context is an error.
+//!
+//! An empty prompt (or one that encodes to no tokens) samples unconditionally, as GPT-2 does: the
+//! model is primed with the end-of-text token alone, the token that separates documents in
+//! training, so what follows is the start of a fresh document. Its id is looked up in the
+//! tokenizer by its text [`ladder_data::EOT`] (`<|endoftext|>`, id 0 in ladder's tokenizers).
 
 use std::path::Path;
 
@@ -20,7 +25,7 @@ use crate::run::LoadedRun;
 /// Settings of one generation.
 #[derive(Clone, Debug)]
 pub struct SampleOptions {
-    /// Text to continue.
+    /// Text to continue; empty = start a fresh document from the end-of-text token.
     pub prompt: String,
     /// Tokens to generate.
     pub tokens: usize,
@@ -35,7 +40,8 @@ pub struct SampleOptions {
 /// A generation's result.
 #[derive(Clone, Debug)]
 pub struct SampleOutput {
-    /// The prompt's token ids.
+    /// The token ids the model was primed with: the prompt's, or the end-of-text token alone
+    /// when the prompt was empty.
     pub prompt_ids: Vec<u32>,
     /// The generated token ids.
     pub ids: Vec<u32>,
@@ -56,11 +62,15 @@ pub fn sample(run_dir: &Path, data: Option<&Path>, opts: &SampleOptions) -> Resu
     let enc = tok
         .encode(opts.prompt.as_str(), false)
         .map_err(|e| Error::Tokenizer(e.to_string()))?;
-    let prompt_ids: Vec<u32> = enc.get_ids().to_vec();
-    let block = run.model_cfg.block_size;
-    if prompt_ids.is_empty() {
-        return Err(Error::EmptyPrompt);
+    let mut prompt_ids: Vec<u32> = enc.get_ids().to_vec();
+    let unconditional = prompt_ids.is_empty();
+    if unconditional {
+        let eot = tok
+            .token_to_id(ladder_data::EOT)
+            .ok_or(Error::NoEndOfTextToken)?;
+        prompt_ids.push(eot);
     }
+    let block = run.model_cfg.block_size;
     if prompt_ids.len() > block {
         return Err(Error::PromptTooLong {
             tokens: prompt_ids.len(),
@@ -86,7 +96,12 @@ pub fn sample(run_dir: &Path, data: Option<&Path>, opts: &SampleOptions) -> Resu
             .map_err(|e| Error::Tokenizer(e.to_string()))
     };
     let text = decode(&ids)?;
-    let full_text = decode(&[prompt_ids.as_slice(), ids.as_slice()].concat())?;
+    // The end-of-text primer is not text the user wrote: show only what was generated.
+    let full_text = if unconditional {
+        text.clone()
+    } else {
+        decode(&[prompt_ids.as_slice(), ids.as_slice()].concat())?
+    };
     Ok(SampleOutput {
         prompt_ids,
         ids,

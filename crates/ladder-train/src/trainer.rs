@@ -145,6 +145,8 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
     }
     let data_dir = std::fs::canonicalize(&data_dir).map_err(io(&data_dir))?;
     let meta = Meta::load(&data_dir)?;
+    // A damaged or swapped tokenizer.json / shard must not train silently (cached: cheap).
+    ladder_data::verify_hashes(&data_dir, &meta)?;
     if config.model.vocab_size != 0 && config.model.vocab_size != meta.vocab_size {
         return Err(Error::VocabMismatch {
             config: config.model.vocab_size,

@@ -200,6 +200,73 @@ fn data_prepare_rejects_bad_inputs_with_clear_messages() -> TestResult {
 }
 
 #[test]
+fn data_prepare_walk_skips_binary_files_and_hidden_dirs() -> TestResult {
+    let t = tempfile::tempdir()?;
+    let src = t.path().join("tree");
+    for d in ["pkg/__pycache__", ".git/objects", ".venv"] {
+        std::fs::create_dir_all(src.join(d))?;
+    }
+    let text = corpus(1500, 7);
+    std::fs::write(src.join("pkg/mod.py"), &text)?;
+    // Binary files as a Python tree holds them: the NUL bytes sit near the start.
+    std::fs::write(
+        src.join("pkg/__pycache__/mod.pyc"),
+        b"\x6f\x0d\x0d\x0a\x00\x00 code",
+    )?;
+    std::fs::write(
+        src.join("pkg/logo.png"),
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR",
+    )?;
+    // Hidden directories are not read at all (their text would otherwise be a document).
+    std::fs::write(src.join(".git/objects/blob"), "hidden text")?;
+    std::fs::write(src.join(".venv/site.py"), corpus(200, 8))?;
+    let prepare = |input: &Path, out: &Path| {
+        ladder(&[
+            "data",
+            "prepare",
+            "--input",
+            s(input),
+            "--out",
+            s(out),
+            "--vocab-size",
+            "300",
+        ])
+    };
+    let out = t.path().join("data");
+    let o = prepare(&src, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("skipped 2 binary files"), "{err}");
+    assert!(err.contains("mod.pyc") && err.contains("logo.png"), "{err}");
+    let meta = Meta::load(&out)?;
+    assert_eq!(meta.text.as_ref().map(|t| t.files.len()), Some(1));
+    // The shards are exactly those of the one text file prepared alone.
+    let alone = t.path().join("alone");
+    let o = prepare(&src.join("pkg/mod.py"), &alone);
+    let quiet = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{quiet}");
+    assert!(!quiet.contains("skipped"), "{quiet}");
+    for f in ["train.bin", "val.bin", "tokenizer.json"] {
+        assert_eq!(
+            std::fs::read(out.join(f))?,
+            std::fs::read(alone.join(f))?,
+            "{f}"
+        );
+    }
+
+    // An explicitly named binary file is still an error.
+    let err = prepare_fails(&[&src.join("pkg/logo.png")], &t.path().join("x"), &[]);
+    assert!(err.contains("logo.png") && err.contains("binary"), "{err}");
+    // A directory with no text at all is still an error, and says what it skipped.
+    let err = prepare_fails(&[&src.join("pkg/__pycache__")], &t.path().join("y"), &[]);
+    assert!(
+        err.contains("skipped 1 binary file") && err.contains("no text"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
 fn data_prepare_roundtrips_a_generated_corpus() -> TestResult {
     let t = tempfile::tempdir()?;
     let src = t.path().join("src");

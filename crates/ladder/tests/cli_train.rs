@@ -178,6 +178,30 @@ fn train_is_bitwise_deterministic_and_config_toml_reproduces_it() {
 }
 
 #[test]
+fn train_verifies_the_data_hashes_and_refuses_a_damaged_tokenizer() {
+    // A private copy of the shared synthetic data (its files, not the hash cache).
+    let data = fresh("verify-data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in ["meta.json", "tokenizer.json", "train.bin", "val.bin"] {
+        std::fs::copy(synth().join(f), data.join(f)).unwrap();
+    }
+    let go = |name: &str| train_args(&data, &fresh(name), &["train.steps=1"], &["--quiet"]);
+    ok(&go("verify-ok"));
+    let cache = std::fs::read_to_string(data.join(".verified.json")).unwrap();
+    for f in ["tokenizer.json", "train.bin", "val.bin"] {
+        assert!(cache.contains(f), "{cache}");
+    }
+    std::fs::write(data.join("tokenizer.json"), b"{\"garbage\": true}").unwrap();
+    let err = fails(&go("verify-bad"));
+    assert!(
+        err.contains("tokenizer.json")
+            && err.contains("recorded in meta.json")
+            && err.contains("ladder data prepare"),
+        "{err}"
+    );
+}
+
+#[test]
 fn train_rejects_bad_configs_with_clear_messages() {
     let data = synth();
     let cases: &[(&[&str], &str)] = &[

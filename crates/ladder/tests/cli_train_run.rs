@@ -125,6 +125,29 @@ fn sample_is_deterministic_per_seed() {
     );
 }
 
+#[test]
+fn sample_without_a_prompt_starts_from_the_end_of_text_token() {
+    let run = tiny_run();
+    let base = ["sample", "--run", s(run), "--tokens", "30", "--seed", "3"];
+    let none = ok(&base);
+    let empty = ok(&[&base[..], &["--prompt", ""]].concat());
+    // No prompt and an empty prompt are the same request, and deterministic.
+    assert_eq!(none, empty);
+    assert_eq!(none, ok(&base));
+    // The primer <|endoftext|> is not echoed: the text is the generation alone, so printing
+    // it with or without --no-prompt is the same.
+    assert_eq!(none, ok(&[&base[..], &["--no-prompt"]].concat()));
+    assert!(!none.starts_with("<|endoftext|>"), "{none}");
+    // The tiny synthetic data's words are t1, t2, ...: the model learned to write them.
+    assert!(
+        none.split_whitespace().any(|w| w.starts_with('t')),
+        "{none}"
+    );
+    // It is exactly the generation primed with the token <|endoftext|> (id 0) written out.
+    let primed = ok(&[&base[..], &["--prompt", "<|endoftext|>", "--no-prompt"]].concat());
+    assert_eq!(none, primed);
+}
+
 /// The JSON header of a safetensors file: name → {dtype, shape, data_offsets}.
 fn safetensors_header(path: &Path) -> serde_json::Map<String, Value> {
     let bytes = std::fs::read(path).unwrap();

@@ -36,7 +36,9 @@ pub struct InfoArgs {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Inputs: UTF-8 text files (one document each), .jsonl files (one document per line, field \"text\")
-and directories (read recursively in sorted order, hidden entries skipped). A literal <|endoftext|>
+and directories (read recursively in sorted order; hidden entries such as .git are skipped, and so
+are binary files, with a NUL byte in their first 8 KiB, as ripgrep does: a note on stderr says how
+many and names the first few). A binary file named explicitly is an error. A literal <|endoftext|>
 also separates documents. The last --val-fraction of the text (cut at a line start) is the
 validation split; the tokenizer is trained on the rest.
 
@@ -262,6 +264,7 @@ fn summary_lines(out: &mut impl Write, m: &Meta) -> std::io::Result<()> {
 struct Bar {
     bar: Mutex<Option<ProgressBar>>,
     enabled: bool,
+    quiet: bool,
 }
 
 impl Bar {
@@ -269,6 +272,7 @@ impl Bar {
         Bar {
             bar: Mutex::new(None),
             enabled: !quiet && std::io::stderr().is_terminal(),
+            quiet,
         }
     }
 
@@ -282,6 +286,13 @@ impl Bar {
 }
 
 impl Progress for Bar {
+    fn note(&self, message: &str) {
+        if !self.quiet {
+            self.clear();
+            eprintln!("note: {message}");
+        }
+    }
+
     fn stage(&self, name: &str, total: Option<u64>, unit: Unit) {
         if !self.enabled {
             return;

@@ -9,15 +9,19 @@ use ladder_train::sample::SampleOptions;
 #[command(after_help = "\
 Uses a KV cache; the same run, prompt, settings and --seed always give the same text. Beyond the
 model's block_size, generation slides on with the last block_size/2 tokens as context.
+Without --prompt (or with an empty one) the model starts a fresh document from the end-of-text
+token <|endoftext|>, as GPT-2 does: what it writes unprompted shows what it learned.
 
-Example:
-  ladder sample --run runs/r1 --prompt \"In the beginning\" --tokens 200 --temperature 0.8 --top-k 40")]
+Examples:
+  ladder sample --run runs/r1 --prompt \"In the beginning\" --tokens 200 --temperature 0.8 --top-k 40
+  ladder sample --run runs/r1 --tokens 100")]
 pub struct SampleArgs {
     /// Run directory written by `ladder train`.
     #[arg(long, value_name = "RUN")]
     pub run: PathBuf,
-    /// Text to continue (encoded with the data directory's tokenizer).
-    #[arg(long)]
+    /// Text to continue (encoded with the data directory's tokenizer); omitted or empty = start
+    /// a fresh document from the end-of-text token.
+    #[arg(long, default_value = "")]
     pub prompt: String,
     /// Tokens to generate.
     #[arg(long, default_value_t = 200)]
