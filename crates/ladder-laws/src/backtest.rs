@@ -214,24 +214,9 @@ fn check(quantity: &str, e: Estimate, actual: (f64, f64), source: String) -> Che
 /// Reads runs as `ladder fit` does for chinchilla and isoflop: one CSV file, or run / sweep
 /// directories.
 pub fn load_points(inputs: &[PathBuf]) -> Result<RunPoints> {
-    match inputs {
-        [] => Err(Error::InvalidOption {
-            name: "input",
-            value: String::new(),
-            rule: "give a CSV file, run directories or a sweep",
-        }),
-        [one] if !one.is_dir() => RunPoints::from_csv(one),
-        many => {
-            if let Some(f) = many.iter().find(|p| !p.is_dir()) {
-                return Err(Error::InvalidOption {
-                    name: "input",
-                    value: f.display().to_string(),
-                    rule:
-                        "several inputs must all be run or sweep directories (give one CSV alone)",
-                });
-            }
-            crate::runs::run_points(many)
-        }
+    match crate::single_csv(inputs)? {
+        Some(csv) => RunPoints::from_csv(&csv),
+        None => crate::runs::run_points(inputs),
     }
 }
 

@@ -93,28 +93,30 @@ fn invalid(name: &'static str, value: String, rule: &'static str) -> Error {
     Error::InvalidOption { name, value, rule }
 }
 
+/// Checks a fit's inputs: one CSV file, or one or more run / sweep directories. Returns the CSV
+/// when the input is one.
+pub(crate) fn single_csv(inputs: &[PathBuf]) -> Result<Option<PathBuf>> {
+    match inputs {
+        [] => Err(invalid(
+            "input",
+            String::new(),
+            "give a CSV file, run directories or a sweep",
+        )),
+        [one] => Ok((!one.is_dir()).then(|| one.clone())),
+        many => match many.iter().find(|p| !p.is_dir()) {
+            Some(f) => Err(invalid(
+                "input",
+                f.display().to_string(),
+                "several inputs must all be run or sweep directories (give one CSV alone)",
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
 /// Loads the input the law reads ([`law::Columns`]) and fits it.
 pub fn fit(req: &FitRequest) -> Result<FitFile> {
-    let single_csv = match req.inputs.as_slice() {
-        [] => {
-            return Err(invalid(
-                "input",
-                String::new(),
-                "give a CSV file, run directories or a sweep",
-            ))
-        }
-        [one] => (!one.is_dir()).then(|| one.clone()),
-        many => {
-            if let Some(f) = many.iter().find(|p| !p.is_dir()) {
-                return Err(invalid(
-                    "input",
-                    f.display().to_string(),
-                    "several inputs must all be run or sweep directories (give one CSV alone)",
-                ));
-            }
-            None
-        }
-    };
+    let single_csv = single_csv(&req.inputs)?;
     let xy_law = matches!(req.law, LawKind::Power | LawKind::Doubling);
     if !xy_law && req.law != LawKind::Kaplan && (req.x.is_some() || req.y.is_some()) {
         return Err(invalid(
