@@ -220,6 +220,18 @@ pub fn load_points(inputs: &[PathBuf]) -> Result<RunPoints> {
     }
 }
 
+/// The backtests `ladder report` and the quickstart show: Chinchilla and IsoFLOP, each refitted
+/// without the largest budget and asked to predict it.
+pub fn largest_budget_held_out(
+    points: &RunPoints,
+    opts: &FitOptions,
+) -> Vec<(LawKind, Result<Backtest>)> {
+    [LawKind::Chinchilla, LawKind::Isoflop]
+        .into_iter()
+        .map(|law| (law, backtest(points, law, 1, opts)))
+        .collect()
+}
+
 /// The subset of `points` at `index`.
 fn subset(points: &RunPoints, index: &[usize]) -> RunPoints {
     let pick = |v: &[f64]| index.iter().map(|&i| v[i]).collect::<Vec<f64>>();

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ladder_laws::backtest::{backtest, Backtest};
-use ladder_laws::{FitOptions, LawKind};
+use ladder_laws::backtest::{largest_budget_held_out, Backtest};
+use ladder_laws::FitOptions;
 
 use crate::fits::Laws;
 
@@ -76,14 +76,9 @@ pub fn backtests(
             }
         }
     };
-    let items = [LawKind::Chinchilla, LawKind::Isoflop]
+    let items = largest_budget_held_out(&laws.points, &opts)
         .into_iter()
-        .map(|law| {
-            (
-                law.name().to_string(),
-                backtest(&laws.points, law, 1, &opts).map_err(|e| e.to_string()),
-            )
-        })
+        .map(|(law, bt)| (law.name().to_string(), bt.map_err(|e| e.to_string())))
         .collect();
     Backtests {
         source: BacktestSource::Run,

@@ -580,13 +580,16 @@ fn run_backtests(sweep: &std::path::Path, bootstrap: usize, quiet: bool) -> Vec<
             return Vec::new();
         }
     };
+    let opts = match FitOptions::default().with_bootstrap(bootstrap) {
+        Ok(o) => o.with_seed(0),
+        Err(e) => {
+            eprintln!("warning: no backtest ({e})");
+            return Vec::new();
+        }
+    };
     let mut out = Vec::new();
-    for law in [LawKind::Chinchilla, LawKind::Isoflop] {
-        let opts = match FitOptions::default().with_bootstrap(bootstrap) {
-            Ok(o) => o.with_seed(0),
-            Err(_) => return out,
-        };
-        match backtest::backtest(&points, law, 1, &opts) {
+    for (law, result) in backtest::largest_budget_held_out(&points, &opts) {
+        match result {
             Ok(bt) => {
                 if !quiet {
                     eprint!("{}", bt.table());
@@ -596,7 +599,7 @@ fn run_backtests(sweep: &std::path::Path, bootstrap: usize, quiet: bool) -> Vec<
                     .iter()
                     .flat_map(|h| h.checks.iter())
                     .filter(|c| c.quantity == "best_loss")
-                    .map(|c| (100.0 * (c.predicted - c.actual) / c.actual).abs())
+                    .map(|c| c.error_pct.abs())
                     .fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
                 out.push(BacktestBrief {
                     law: bt.law.clone(),
