@@ -56,6 +56,15 @@ pub struct QuickstartArgs {
     /// Print only the final comparison.
     #[arg(long)]
     pub quiet: bool,
+    /// Training seed of every run (ladder and predicted run) and of the fits' bootstrap. The
+    /// synthetic source stays the same (its seed defines the data and the true entropy), so
+    /// seeds measure how much a prediction moves with initialisation and data order alone.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Override a knob of the synthetic source (the names of `ladder data synth --help`, with
+    /// `_`: rules, zipf_a, alphabet, order_min, order_max, branching, ...). Repeatable.
+    #[arg(long = "synth", value_name = "KEY=VALUE")]
+    pub synth: Vec<String>,
 }
 
 /// The settings of one size.
@@ -126,11 +135,40 @@ fn recipe(size: SizeArg) -> Recipe {
     }
 }
 
+/// `base` with `KEY=VALUE` overrides of its knobs, checked like `ladder data synth`'s.
+fn synth_config(base: SynthConfig, sets: &[String]) -> anyhow::Result<SynthConfig> {
+    let mut knobs = match serde_json::to_value(&base)? {
+        serde_json::Value::Object(m) => m,
+        _ => anyhow::bail!("the synthetic source's knobs are not a table"),
+    };
+    for set in sets {
+        let Some((key, value)) = set.split_once('=') else {
+            anyhow::bail!("--synth {set:?}: expected KEY=VALUE, e.g. --synth rules=1024");
+        };
+        let key = key.trim().replace('-', "_");
+        if !knobs.contains_key(&key) {
+            let names: Vec<&str> = knobs.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "--synth {set:?}: no knob {key:?}; the knobs are {}",
+                names.join(", ")
+            );
+        }
+        let value = serde_json::from_str(value.trim())
+            .with_context(|| format!("--synth {set:?}: {value:?} is not a number"))?;
+        knobs.insert(key, value);
+    }
+    let synth: SynthConfig = serde_json::from_value(serde_json::Value::Object(knobs))
+        .context("--synth: a knob has the wrong type (see ladder data synth --help)")?;
+    synth.validate().context("--synth")?;
+    Ok(synth)
+}
+
 /// quickstart.json.
 #[derive(Serialize)]
 #[allow(non_snake_case)]
 struct Outcome {
     size: String,
+    seed: u64,
     budgets: Vec<f64>,
     runs: usize,
     target: Target,
@@ -227,10 +265,13 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
 
     // 1. The synthetic source (kept when an earlier quickstart wrote the same one).
     let data = a.out.join("data");
-    let synth = SynthConfig {
-        train_tokens: r.synth_tokens,
-        ..SynthConfig::default()
-    };
+    let synth = synth_config(
+        SynthConfig {
+            train_tokens: r.synth_tokens,
+            ..SynthConfig::default()
+        },
+        &a.synth,
+    )?;
     let meta = match Meta::load(&data) {
         Ok(m) if m.synth.as_ref().is_some_and(|s| s.config == synth) => {
             say(format!("== 1. synthetic data: reusing {}", data.display()));
@@ -258,6 +299,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         span: r.span,
         n_range: r.n_range,
         estimate: TimeEstimate::Measure { threads: 1 },
+        seed: a.seed,
         ..PlanRequest::new(data.clone(), r.budgets.clone())
     };
     let plan = ladder_sweep::make_plan(&req)?;
@@ -297,7 +339,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
             curve_loss: "loss".into(),
             options: FitOptions::default()
                 .with_bootstrap(a.bootstrap)?
-                .with_seed(0),
+                .with_seed(a.seed),
         };
         let f = ladder_laws::fit(&req).with_context(|| format!("fitting {}", law.name()))?;
         let path = a.out.join(file);
@@ -318,7 +360,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
 
     // 3b. Backtests: each law refitted without the largest budget must predict it.
     let backtests = if r.budgets.len() >= 3 {
-        run_backtests(&sweep, a.bootstrap, a.quiet)
+        run_backtests(&sweep, a.bootstrap, a.seed, a.quiet)
     } else {
         Vec::new()
     };
@@ -336,7 +378,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
     let shape = req.family.nearest(n_opt);
     let n = shape.n_params();
     let name = format!("target-c{}-n{:.3}M", fmt_budget(c_target), n as f64 / 1e6);
-    let target_run = req.rules()?.run(name.clone(), c_target, shape, 0);
+    let target_run = req.rules()?.run(name.clone(), c_target, shape, a.seed);
     let d = target_run.tokens;
     let predicted = predict::loss(&chin, n as f64, d as f64)?;
     say(format!(
@@ -391,6 +433,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
     };
     let outcome = Outcome {
         size: format!("{:?}", a.size).to_lowercase(),
+        seed: a.seed,
         budgets: r.budgets.clone(),
         runs: plan.runs.len(),
         target: Target {
@@ -462,7 +505,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
             highlight: Vec::new(),
             diagnose: vec![target_run.clone()],
             bootstrap: a.bootstrap,
-            seed: 0,
+            seed: a.seed,
         },
     );
     if let Err(e) = &report {
@@ -571,7 +614,12 @@ fn verdict(o: &Outcome) -> String {
 
 /// Backtests of both laws with the largest budget held out; a law that cannot be backtested is
 /// reported and skipped (the quickstart's result does not depend on it).
-fn run_backtests(sweep: &std::path::Path, bootstrap: usize, quiet: bool) -> Vec<BacktestBrief> {
+fn run_backtests(
+    sweep: &std::path::Path,
+    bootstrap: usize,
+    seed: u64,
+    quiet: bool,
+) -> Vec<BacktestBrief> {
     use ladder_laws::backtest;
     let points = match backtest::load_points(&[sweep.to_path_buf()]) {
         Ok(p) => p,
@@ -581,7 +629,7 @@ fn run_backtests(sweep: &std::path::Path, bootstrap: usize, quiet: bool) -> Vec<
         }
     };
     let opts = match FitOptions::default().with_bootstrap(bootstrap) {
-        Ok(o) => o.with_seed(0),
+        Ok(o) => o.with_seed(seed),
         Err(e) => {
             eprintln!("warning: no backtest ({e})");
             return Vec::new();
