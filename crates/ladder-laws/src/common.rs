@@ -114,6 +114,7 @@ pub(crate) fn log_fit_file(
             stop: lf.stop.clone(),
             weighted: lf.chi2.is_some(),
             vertex: None,
+            noise: None,
         },
         data: data_info(origin, resid.len()),
         residuals,

@@ -300,6 +300,9 @@ pub struct RunPoints {
     /// Standard error of each loss (CSV `loss_se`, summary.json `final_val_loss_se`, or from
     /// merged seed replicates); `None` unless every point has one.
     pub se: Option<Vec<f64>>,
+    /// With paired noise (run directories evaluated on the same validation windows, see
+    /// `runs.rs`): the relative standard error common to every point, which `se` then excludes.
+    pub common_se: Option<f64>,
     /// Where they came from.
     pub origin: DataSource,
 }
@@ -355,6 +358,7 @@ impl RunPoints {
             loss,
             c,
             se,
+            common_se: None,
             origin: DataSource {
                 source: path.display().to_string(),
                 sha256: t.sha256().to_string(),

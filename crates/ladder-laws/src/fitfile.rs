@@ -226,6 +226,11 @@ pub struct FitInfo {
     /// IsoFLOP vertex estimator (`parabola`, `local` or `akima`); absent for other laws.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertex: Option<String>,
+    /// The noise a weighted fit weighted by: `paired` (each run's own error, the error common to
+    /// runs evaluated on the same windows removed) or `independent` (whole standard errors);
+    /// absent for unweighted fits and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<String>,
 }
 
 /// Where the data came from.

@@ -417,6 +417,7 @@ pub(crate) fn assemble_power(
             stop: String::new(),
             weighted: false,
             vertex: None,
+            noise: None,
         },
         data: data_info(
             &crate::data::DataSource {

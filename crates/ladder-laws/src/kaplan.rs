@@ -231,6 +231,7 @@ mod tests {
             loss: l,
             c,
             se: None,
+            common_se: None,
             origin: crate::data::DataSource {
                 source: "synthetic".into(),
                 sha256: String::new(),

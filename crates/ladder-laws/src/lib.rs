@@ -160,5 +160,20 @@ pub fn fit(req: &FitRequest) -> Result<FitFile> {
             })
         }
     };
-    law.fit(&input, opts)
+    let mut file = law.fit(&input, opts)?;
+    if let law::Input::Runs(points) = &input {
+        file.fit.noise = noise_model(points);
+    }
+    Ok(file)
+}
+
+/// `fit.noise` of a fit of run points with standard errors: `paired` when the runs shared their
+/// validation windows and each point carries its own noise only (`runs.rs`), `independent` when
+/// it carries its whole standard error; absent without standard errors.
+fn noise_model(points: &data::RunPoints) -> Option<String> {
+    points.se.as_ref()?;
+    Some(match points.common_se {
+        Some(_) => "paired".into(),
+        None => "independent".into(),
+    })
 }

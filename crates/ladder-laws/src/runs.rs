@@ -58,6 +58,8 @@ impl Cell {
 /// One run's summary.json and resolved config.toml as flat maps of dotted names.
 struct RunFiles {
     summary: BTreeMap<String, Cell>,
+    /// `final_val_block_losses` of summary.json (an array, so not a column).
+    blocks: Option<Vec<f64>>,
     config: BTreeMap<String, Cell>,
     /// The bytes read, for the data hash (summary, then config when present).
     bytes: Vec<u8>,
@@ -148,6 +150,10 @@ fn read_run(dir: &Path) -> std::result::Result<RunFiles, String> {
     }
     let mut summary = BTreeMap::new();
     flatten_json("", &v, &mut summary);
+    let blocks = v
+        .get("final_val_block_losses")
+        .and_then(|b| b.as_array())
+        .and_then(|b| b.iter().map(|x| x.as_f64()).collect::<Option<Vec<f64>>>());
     let mut config = BTreeMap::new();
     let cpath = dir.join("config.toml");
     if let Ok(text) = std::fs::read_to_string(&cpath) {
@@ -158,6 +164,7 @@ fn read_run(dir: &Path) -> std::result::Result<RunFiles, String> {
     }
     Ok(RunFiles {
         summary,
+        blocks,
         config,
         bytes,
     })
@@ -170,6 +177,8 @@ struct RunPoint {
     c: f64,
     loss: f64,
     se: Option<f64>,
+    /// The final evaluation's block means and token count, for paired noise.
+    blocks: Option<(Vec<f64>, u64)>,
 }
 
 /// N (non-embedding or total), D, C (else 6·N·D), `final_val_loss` and `final_val_loss_se` of a
@@ -198,7 +207,72 @@ fn run_point(f: &RunFiles, params: ParamCount) -> std::result::Result<RunPoint, 
     } else {
         None
     };
-    Ok(RunPoint { n, d, c, loss, se })
+    let blocks = match (&f.blocks, f.num("final_val_tokens")) {
+        (Some(b), Some(t)) if b.iter().all(|x| x.is_finite() && *x > 0.0) => {
+            Some((b.clone(), t as u64))
+        }
+        _ => None,
+    };
+    Ok(RunPoint {
+        n,
+        d,
+        c,
+        loss,
+        se,
+        blocks,
+    })
+}
+
+/// Fewest runs and blocks for paired noise: the common mode is estimated from the runs
+/// themselves, and each run's own noise from its blocks.
+const PAIRED_MIN_RUNS: usize = 3;
+const PAIRED_MIN_BLOCKS: usize = 8;
+
+/// Paired noise. Runs evaluated on the same validation windows (same block count and tokens)
+/// share most of their measurement error: a harder stretch of the split raises every run's loss
+/// by about the same factor. That common factor scales every loss alike, which a law with a free
+/// scale (E, A, B of Chinchilla; the prefactor of a power law) absorbs exactly, and a prediction
+/// compared with a run measured on the same windows shares it too; what scatters the points
+/// around a law is each run's *own* error. So each run's SE is replaced by the batch-means SE of
+/// its relative block deviations `d_ib = l_ib/L_i − 1` after removing their mean over the runs,
+/// `c_b`: `SE_i = L_i·√(n/(n−1) · Σ_b (d_ib − c_b)² / (K(K−1)))` (n runs, K blocks). Returns the
+/// relative SE of the common mode, `sd(c_b)/√K`, or `None` (SEs untouched) when the runs do not
+/// all share their windows.
+fn pair_noise(runs: &mut [(RunPoint, BTreeMap<String, Cell>)]) -> Option<f64> {
+    let (first, tokens) = runs.first()?.0.blocks.as_ref()?;
+    let k = first.len();
+    let shared = runs.len() >= PAIRED_MIN_RUNS
+        && k >= PAIRED_MIN_BLOCKS
+        && runs.iter().all(|(p, _)| {
+            p.se.is_some()
+                && p.blocks
+                    .as_ref()
+                    .is_some_and(|(b, t)| b.len() == k && t == tokens)
+        });
+    if !shared {
+        return None;
+    }
+    let dev: Vec<Vec<f64>> = runs
+        .iter()
+        .map(|(p, _)| {
+            let b = &p.blocks.as_ref().expect("checked above").0;
+            let mean = b.iter().sum::<f64>() / k as f64;
+            b.iter().map(|x| x / mean - 1.0).collect()
+        })
+        .collect();
+    let n = runs.len() as f64;
+    let common: Vec<f64> = (0..k)
+        .map(|b| dev.iter().map(|d| d[b]).sum::<f64>() / n)
+        .collect();
+    let kf = k as f64;
+    for ((p, _), d) in runs.iter_mut().zip(&dev) {
+        let ss: f64 = d.iter().zip(&common).map(|(x, c)| (x - c).powi(2)).sum();
+        let rel = (n / (n - 1.0) * ss / (kf * (kf - 1.0))).sqrt();
+        p.se = Some((rel * p.loss).max(f64::MIN_POSITIVE));
+    }
+    let cm = common.iter().sum::<f64>() / kf;
+    let ss: f64 = common.iter().map(|c| (c - cm).powi(2)).sum();
+    Some((ss / (kf * (kf - 1.0))).sqrt())
 }
 
 /// Config keys that do not change a run's loss, left out when grouping seed replicates.
@@ -253,6 +327,7 @@ fn merge_replicates(runs: Vec<(RunPoint, BTreeMap<String, Cell>)>) -> Vec<RunPoi
                 c: mean(&|p| p.c),
                 loss,
                 se: (var > 0.0).then(|| var.sqrt()),
+                blocks: None,
             })
         })
         .collect()
@@ -288,6 +363,7 @@ pub fn run_points_with(paths: &[PathBuf], params: ParamCount) -> Result<RunPoint
             skipped,
         });
     }
+    let common_se = pair_noise(&mut used);
     let points = merge_replicates(used);
     let se: Option<Vec<f64>> = points.iter().map(|p| p.se).collect();
     Ok(RunPoints {
@@ -296,6 +372,7 @@ pub fn run_points_with(paths: &[PathBuf], params: ParamCount) -> Result<RunPoint
         loss: points.iter().map(|p| p.loss).collect(),
         c: points.iter().map(|p| p.c).collect(),
         se,
+        common_se: common_se.filter(|_| points.iter().all(|p| p.se.is_some())),
         origin: DataSource {
             source: sources(paths),
             sha256: hex::encode(hash.finalize()),
@@ -457,6 +534,8 @@ fn sources(paths: &[PathBuf]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     fn write_run(dir: &Path, name: &str, summary: &str, metrics: Option<&str>) {
         let d = dir.join(name);
@@ -595,6 +674,60 @@ mod tests {
             p.origin.skipped[0].1.contains("`N_total`"),
             "{:?}",
             p.origin.skipped
+        );
+    }
+
+    /// A run whose 32 block losses are `loss·(1 + common_b + own_b)`, with its whole-split SE.
+    fn blocked_summary(n: f64, loss: f64, common: &[f64], own: &[f64], tokens: u64) -> String {
+        let blocks: Vec<f64> = common
+            .iter()
+            .zip(own)
+            .map(|(c, o)| loss * (1.0 + c + o))
+            .collect();
+        let mean = blocks.iter().sum::<f64>() / 32.0;
+        let sd = (blocks.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / 31.0).sqrt();
+        format!(
+            r#"{{"N": {n}, "D": 1e6, "final_val_loss": {mean}, "final_val_loss_se": {}, "final_val_tokens": {tokens}, "final_val_block_losses": {blocks:?}, "status": "completed"}}"#,
+            sd / 32f64.sqrt()
+        )
+    }
+
+    #[test]
+    fn runs_on_shared_windows_keep_only_their_own_noise() {
+        // Every run sees the same hard and easy stretches of the split (2 % relative spread per
+        // block), plus its own 0.1 % block noise: the SE of a run relative to the others is the
+        // own part, ~0.001/√32 relative, 20× below the whole-split SE.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut normal = || -> f64 {
+            let (u, v): (f64, f64) = (rng.random(), rng.random());
+            (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let common: Vec<f64> = (0..32).map(|_| 0.02 * normal()).collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let losses = [3.0, 2.9, 2.8, 2.7, 2.6, 2.5];
+        for (i, loss) in losses.iter().enumerate() {
+            let own: Vec<f64> = (0..32).map(|_| 0.001 * normal()).collect();
+            let text = blocked_summary(1e4 * (i + 1) as f64, *loss, &common, &own, 1 << 20);
+            write_run(tmp.path(), &format!("r{i}"), &text, None);
+        }
+        let p = run_points(&[tmp.path().to_path_buf()]).unwrap();
+        let se = p.se.as_ref().unwrap();
+        let common_se = p.common_se.expect("paired");
+        assert!((0.5 * 0.02 / 32f64.sqrt()..2.0 * 0.02 / 32f64.sqrt()).contains(&common_se));
+        for (s, l) in se.iter().zip(&p.loss) {
+            let rel = s / l;
+            let want = 0.001 / 32f64.sqrt();
+            assert!((0.6 * want..1.5 * want).contains(&rel), "{rel} vs {want}");
+        }
+        // One run measured on other windows (another token count): no pairing, SEs as written.
+        let own = vec![0.0; 32];
+        let text = blocked_summary(9e4, 2.4, &common, &own, 1 << 16);
+        write_run(tmp.path(), "other", &text, None);
+        let p = run_points(&[tmp.path().to_path_buf()]).unwrap();
+        assert!(p.common_se.is_none());
+        assert!(
+            p.se.unwrap().iter().all(|s| *s > 0.002),
+            "whole-split SEs kept"
         );
     }
 

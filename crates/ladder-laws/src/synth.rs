@@ -53,6 +53,7 @@ pub fn chinchilla_points(
         loss: ls,
         c: cs,
         se: None,
+        common_se: None,
         origin: source("synthetic chinchilla"),
     }
 }
@@ -89,6 +90,7 @@ pub fn isoflop_points(
         loss: ls,
         c: cs,
         se: None,
+        common_se: None,
         origin: source("synthetic isoflop"),
     }
 }

@@ -240,6 +240,7 @@ fn fit_chinchilla_rejects_unidentifiable_and_small_data() {
         loss: pts.loss[..5].to_vec(),
         c: pts.c[..5].to_vec(),
         se: None,
+        common_se: None,
         origin: pts.origin.clone(),
     };
     let e = chinchilla::fit(&few, &FitOptions::default())

@@ -129,6 +129,7 @@ pub fn laws(
         loss: vec![],
         c: vec![],
         se: None,
+        common_se: None,
         origin: DataSource {
             source: source.display().to_string(),
             sha256: String::new(),

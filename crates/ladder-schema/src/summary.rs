@@ -142,6 +142,11 @@ pub struct Summary {
     /// Validation tokens behind `final_val_loss` (absent in older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_val_tokens: Option<u64>,
+    /// The mean loss of each contiguous block behind `final_val_loss_se`, in split order (absent
+    /// in older files). Runs evaluated on the same windows share the blocks, which lets a fit
+    /// separate the noise common to all of them from each run's own (docs/laws.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_val_block_losses: Option<Vec<f64>>,
     /// Bits per byte of the final evaluation.
     #[serde(default)]
     pub final_val_bpb: Option<f64>,

@@ -44,6 +44,39 @@ pub struct ValLoss {
     /// Validation tokens evaluated (all ranks together); `None` when read back from a
     /// `metrics.jsonl` line written before the count was recorded.
     pub tokens: Option<u64>,
+    /// The mean loss of each of the [`ValLoss::blocks`] blocks behind `se` (`None` when read back
+    /// from `metrics.jsonl` or with one batch). Runs evaluated on the same windows share these
+    /// blocks, so their losses can be compared pairwise (`ladder-laws`' paired noise).
+    pub block_means: Option<BlockMeans>,
+}
+
+/// The block means behind a standard error, at most [`SE_BLOCKS`] (inline, so [`ValLoss`] stays
+/// `Copy`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BlockMeans {
+    len: usize,
+    means: [f64; SE_BLOCKS],
+}
+
+impl BlockMeans {
+    /// The means, block by block in split order.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.means[..self.len]
+    }
+}
+
+/// The mean of each of `min(blocks, n)` contiguous blocks of nearly equal size of `values`
+/// (block `i` holds values `⌊i·n/K⌋ .. ⌊(i+1)·n/K⌋`), with its share of the values.
+fn block_means(values: &[f64], blocks: usize) -> Vec<(f64, f64)> {
+    let n = values.len();
+    let k = blocks.min(n);
+    (0..k)
+        .map(|i| {
+            let block = &values[i * n / k..(i + 1) * n / k];
+            let m = block.iter().sum::<f64>() / block.len() as f64;
+            (m, block.len() as f64 / n as f64)
+        })
+        .collect()
 }
 
 impl ValLoss {
@@ -56,6 +89,7 @@ impl ValLoss {
             se: r.val_loss_se,
             blocks: 0,
             tokens: r.val_tokens,
+            block_means: None,
         })
     }
 }
@@ -71,13 +105,10 @@ pub fn batch_means_se(values: &[f64], blocks: usize) -> Option<(f64, usize)> {
         return None;
     }
     let mean = values.iter().sum::<f64>() / n as f64;
-    let mut ss = 0.0;
-    for i in 0..k {
-        let block = &values[i * n / k..(i + 1) * n / k];
-        let w = block.len() as f64 / n as f64;
-        let m = block.iter().sum::<f64>() / block.len() as f64;
-        ss += (w * (m - mean)).powi(2);
-    }
+    let ss: f64 = block_means(values, k)
+        .iter()
+        .map(|(m, w)| (w * (m - mean)).powi(2))
+        .sum();
     Some(((ss * k as f64 / (k - 1) as f64).sqrt(), k))
 }
 
@@ -185,6 +216,17 @@ impl ValSet {
         let loss = (sums[n] / (n * self.world).max(1) as f64) as f32;
         let means: Vec<f64> = sums[..n].iter().map(|s| s / world).collect();
         let se = batch_means_se(&means, SE_BLOCKS);
+        let block_means = se.map(|_| {
+            let mut b = BlockMeans {
+                len: 0,
+                means: [0.0; SE_BLOCKS],
+            };
+            for (slot, (m, _)) in b.means.iter_mut().zip(block_means(&means, SE_BLOCKS)) {
+                *slot = m;
+                b.len += 1;
+            }
+            b
+        });
         let rows: usize = self.batches.first().map_or(0, |(i, _)| i.len());
         ValLoss {
             loss,
@@ -192,6 +234,7 @@ impl ValSet {
             se: se.map(|s| s.0),
             blocks: se.map_or(1, |s| s.1),
             tokens: Some((n * rows * self.world) as u64),
+            block_means,
         }
     }
 }
@@ -396,6 +439,13 @@ mod tests {
         let two = last.unwrap().combine(&reduced);
         assert_eq!(two.tokens, one.tokens);
         assert_eq!((two.blocks, one.blocks), (6, 6));
+        // The block means behind the SE are recorded, and give that SE back.
+        for v in [&one, &two] {
+            let means = v.block_means.expect("block means").as_slice().to_vec();
+            assert_eq!(means.len(), 6);
+            let (se, _) = batch_means_se(&means, SE_BLOCKS).unwrap();
+            assert!((se - v.se.unwrap()).abs() < 1e-12, "{se} vs {:?}", v.se);
+        }
         assert!(
             (two.loss - one.loss).abs() < 1e-5,
             "{} vs {}",

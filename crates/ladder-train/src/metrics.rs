@@ -143,6 +143,7 @@ mod tests {
             final_val_loss: None,
             final_val_loss_se: None,
             final_val_tokens: None,
+            final_val_block_losses: None,
             final_val_bpb: None,
             entropy_nats_per_token: None,
             wall_time_s: 0.0,

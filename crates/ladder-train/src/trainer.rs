@@ -627,6 +627,10 @@ impl Run {
             final_val_loss: self.last_val.map(|v| v.loss),
             final_val_loss_se: self.last_val.and_then(|v| v.se),
             final_val_tokens: self.last_val.and_then(|v| v.tokens),
+            final_val_block_losses: self
+                .last_val
+                .and_then(|v| v.block_means)
+                .map(|b| b.as_slice().to_vec()),
             final_val_bpb: self.last_val.and_then(|v| v.bpb),
             entropy_nats_per_token: self.entropy,
             wall_time_s: self.guard.elapsed_base + self.wall.elapsed().as_secs_f64(),
