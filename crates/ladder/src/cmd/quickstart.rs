@@ -662,3 +662,37 @@ fn run_backtests(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn synth_overrides_set_knobs_and_name_bad_ones() {
+        let c = synth_config(
+            SynthConfig::default(),
+            &sets(&["order-max=1", "rules=1024", "zipf_a=0.7"]),
+        )
+        .unwrap();
+        assert_eq!((c.order_max, c.rules, c.zipf_a), (1, 1024, 0.7));
+        let err = |s: &[&str]| {
+            format!(
+                "{:#}",
+                synth_config(SynthConfig::default(), &sets(s)).unwrap_err()
+            )
+        };
+        let e = err(&["rulez=3"]);
+        assert!(
+            e.contains("no knob \"rulez\"") && e.contains("rules"),
+            "{e}"
+        );
+        assert!(err(&["rules"]).contains("KEY=VALUE"));
+        assert!(err(&["rules=many"]).contains("not a number"));
+        let e = err(&["order_max=7"]);
+        assert!(e.contains("order_max"), "{e}");
+    }
+}
