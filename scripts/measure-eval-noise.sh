@@ -85,4 +85,21 @@ print(f"n_embd {embd:>3} (N = {s[0]['N']:>7}): mean {st.mean(loss):.4f}, seed SD
       f"over {s[0]['final_val_tokens']} val tokens")
 EOF
     done
+    # Every run above is evaluated on the same windows: the noise they share moves all losses
+    # alike; what separates two runs is each one's own noise (paired, docs/laws.md).
+    python3 - "$out/runs" <<'EOF'
+import json, glob, math, statistics as st, sys
+runs = sorted(glob.glob(f"{sys.argv[1]}/seeds-e*-s*/summary.json"))
+s = [json.load(open(f)) for f in runs]
+blocks = [x["final_val_block_losses"] for x in s]
+k, n = len(blocks[0]), len(blocks)
+dev = [[b / (sum(bl) / k) - 1 for b in bl] for bl in blocks]
+common = [sum(d[i] for d in dev) / n for i in range(k)]
+own = [x["final_val_loss"] * math.sqrt(n / (n - 1) * sum((d[i] - common[i]) ** 2 for i in range(k)) / (k * (k - 1)))
+       for x, d in zip(s, dev)]
+cm = sum(common) / k
+common_se = math.sqrt(sum((c - cm) ** 2 for c in common) / (k * (k - 1)))
+print(f"paired over {n} runs: own eval SE mean {st.mean(own):.4f} (max {max(own):.4f}); "
+      f"common-mode SE {100 * common_se:.2f} % of the loss")
+EOF
 fi
