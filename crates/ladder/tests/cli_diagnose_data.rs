@@ -215,7 +215,15 @@ fn diagnose_says_when_it_cannot_judge() {
     let mut args = vec!["fit", s(&lad)];
     args.extend(base);
     args.push(s(&fit));
-    ok(&args);
+    let table = ok(&args);
+    assert!(
+        table.contains("identity   9 run(s) trained on 1 data directory"),
+        "{table}"
+    );
+    assert!(
+        table.contains("fitted on  N [") && table.contains("D [1.024e3, 4.096e3]"),
+        "{table}"
+    );
 
     // fit.json carries the data identity of its runs and their ranges.
     let f = json(&fit);
