@@ -7,7 +7,7 @@ use ladder_schema::{f32_as_written, EventKind, Status, StopReason};
 
 use crate::run::{Event, LayerRecord, RunData};
 use crate::stats::{fraction, interpolate, median, smooth};
-use crate::{Cause, Finding, LawComparison, Verdict};
+use crate::{Cause, Finding, LawComparison, NotJudged, NotJudgedKind, Verdict};
 
 fn push(
     out: &mut Vec<Finding>,
@@ -30,9 +30,51 @@ const MIN_SIGMA_LOG: f64 = 0.005;
 /// |z| above which the final loss is suspicious / broken.
 const LAW_Z_SUSPICIOUS: f64 = 3.0;
 const LAW_Z_BROKEN: f64 = 5.0;
+/// Decades beyond the fitted N, D or C range past which the law is not trusted: the ladder's own
+/// backtests check one budget step out (×2, 0.3 decade), where 13 of 16 held-out checks fell
+/// inside their intervals, while the quickstart's
+/// predictions 4× beyond its largest budget (0.6 decade in C) missed by 4.9 % and 7.3 %, 1.8 and
+/// 4.6 times their 95 % half-widths (BENCHMARKS.md). Half a decade (×3.2) lies between.
+pub const FAR_DECADES: f64 = 0.5;
+/// Largest 95 % half-width of ln L at which a run inside the interval is called healthy. In the
+/// planted-bug evaluation (`cli_diagnose`: seven bugs and five healthy seeds at one ladder point)
+/// the bugs moved the final loss by a median 0.147 in ln L from the healthy seeds' mean (from
+/// 0.008 to 0.48; the seeds themselves spread 0.012). The law flags a run at 3 σ, so it can
+/// catch that typical gap only when 3 σ ≤ 0.147, i.e. a half-width 1.96 σ ≤ 0.096: rounded, 0.1
+/// (±10.5 %). The ladder there had a half-width of 0.070.
+pub const MAX_HALFWIDTH_LOG: f64 = 0.1;
 
-/// The final validation loss against the law's prediction at the run's (N, D).
-pub fn law(run: &RunData, fit: &FitFile, out: &mut Vec<Finding>) -> Option<LawComparison> {
+/// Where the run lies against the fitted ranges: the largest distance outside, in decades, and
+/// the axis and range it is on (`None` when fit.json records no support).
+pub fn outside(run: &RunData, fit: &FitFile) -> Option<(f64, String)> {
+    let support = fit.support.as_ref()?;
+    let (n, d) = (run.summary.n as f64, run.summary.d as f64);
+    let c = if run.summary.c.is_finite() && run.summary.c > 0.0 {
+        run.summary.c
+    } else {
+        6.0 * n * d
+    };
+    [("N", n, support.n), ("D", d, support.d), ("C", c, support.c)]
+        .into_iter()
+        .filter_map(|(axis, x, range)| {
+            let [lo, hi] = range?;
+            let out = (lo / x).log10().max((x / hi).log10()).max(0.0);
+            let side = if x < lo { "below" } else { "above" };
+            let what = format!("{axis} = {x:.3e} is {out:.2} decade(s) {side} the fitted {axis} range [{lo:.3e}, {hi:.3e}]");
+            Some((out, what))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+/// The final validation loss against the law's prediction at the run's (N, D). The comparison
+/// cannot judge (and says so in `not_judged`) when the run lies far outside the fitted ranges,
+/// or when the interval is too wide to tell healthy from broken and the run falls inside it.
+pub fn law(
+    run: &RunData,
+    fit: &FitFile,
+    out: &mut Vec<Finding>,
+    not_judged: &mut Vec<NotJudged>,
+) -> Option<LawComparison> {
     let observed = f32_as_written(run.summary.final_val_loss?);
     let (n, d) = (run.summary.n as f64, run.summary.d as f64);
     let est = match ladder_laws::predict::loss(fit, n, d) {
@@ -56,11 +98,14 @@ pub fn law(run: &RunData, fit: &FitFile, out: &mut Vec<Finding>) -> Option<LawCo
         .unwrap_or(0.0);
     let sigma = sigma_param.hypot(fit.residuals.rmse_log).max(MIN_SIGMA_LOG);
     let z = (observed / predicted).ln() / sigma;
+    let halfwidth_log = 1.96 * sigma;
     let interval95 = [
-        predicted * (-1.96 * sigma).exp(),
-        predicted * (1.96 * sigma).exp(),
+        predicted * (-halfwidth_log).exp(),
+        predicted * halfwidth_log.exp(),
     ];
-    let (severity, cause) = match z.abs() {
+    let place = outside(run, fit);
+    let outside_decades = place.as_ref().map(|p| p.0);
+    let (mut severity, cause) = match z.abs() {
         a if a > LAW_Z_BROKEN => (Verdict::Broken, None),
         a if a > LAW_Z_SUSPICIOUS => (Verdict::Suspicious, None),
         _ => (Verdict::Healthy, None),
@@ -72,19 +117,47 @@ pub fn law(run: &RunData, fit: &FitFile, out: &mut Vec<Finding>) -> Option<LawCo
         cause
     };
     let direction = if z < 0.0 { "below" } else { "above" };
-    push(
-        out,
-        "law",
-        severity,
-        cause,
-        format!(
-            "final val loss {observed:.4} vs the {} law's {predicted:.4} [{:.4}, {:.4}] at N = {n:.3e}, D = {d:.3e}: {:.1} σ {direction}",
-            fit.law,
-            interval95[0],
-            interval95[1],
-            z.abs()
-        ),
+    let mut message = format!(
+        "final val loss {observed:.4} vs the {} law's {predicted:.4} [{:.4}, {:.4}] at N = {n:.3e}, D = {d:.3e}: {:.1} σ {direction}",
+        fit.law,
+        interval95[0],
+        interval95[1],
+        z.abs()
     );
+    let support_note = match &place {
+        None => {
+            "; fit.json records no fitted N, D, C ranges: where the run lies could not be checked"
+                .to_string()
+        }
+        Some((0.0, _)) => "; inside the fitted N, D and C ranges".to_string(),
+        Some((x, what)) if *x <= FAR_DECADES => format!("; a modest extrapolation: {what}"),
+        Some(_) => String::new(),
+    };
+    message += &support_note;
+    let far = place.as_ref().filter(|p| p.0 > FAR_DECADES);
+    let unjudged = if let Some((_, what)) = far {
+        Some(format!(
+            "far outside the runs the law was fitted on: {what} (more than {FAR_DECADES} decade is not trusted)"
+        ))
+    } else if severity == Verdict::Healthy && halfwidth_log > MAX_HALFWIDTH_LOG {
+        Some(format!(
+            "the law's 95 % interval is ±{:.0} % at this point (half-width {halfwidth_log:.3} in ln L, more than {MAX_HALFWIDTH_LOG}): too wide to tell a healthy run from a broken one",
+            100.0 * (halfwidth_log.exp() - 1.0)
+        ))
+    } else {
+        None
+    };
+    let judged = unjudged.is_none();
+    if let Some(why) = unjudged {
+        message = format!("inconclusive: {why}; {message}");
+        severity = Verdict::Inconclusive;
+        not_judged.push(NotJudged {
+            check: "law",
+            kind: NotJudgedKind::Inconclusive,
+            message: why,
+        });
+    }
+    push(out, "law", severity, cause.filter(|_| judged), message);
     Some(LawComparison {
         law: fit.law.clone(),
         n,
@@ -93,6 +166,9 @@ pub fn law(run: &RunData, fit: &FitFile, out: &mut Vec<Finding>) -> Option<LawCo
         predicted,
         interval95,
         z,
+        halfwidth_log,
+        outside_decades,
+        judged,
     })
 }
 

@@ -9,10 +9,19 @@
 //!    first update (exactly `lr` per weight when the optimizer is right), weights left unchanged
 //!    by a step (precision loss), gradient norms that grow without bound (stale gradients).
 //!
+//! Before the law and the reference runs are used, the run's data is compared with theirs
+//! (`meta.json` hashes): a run on other data is not judged against them ("not applicable"),
+//! unless the user insists. The law check is also *inconclusive* when the run lies far outside
+//! the N, D, C ranges the law was fitted on, or when the law's interval there is too wide to
+//! tell a healthy run from a broken one.
+//!
 //! The verdict is the worst severity found, and the cause is the most specific cause class named
-//! by the most severe findings (see [`Cause`] for the order).
+//! by the most severe findings (see [`Cause`] for the order). When nothing is wrong but a
+//! comparison the user asked for could not judge the run, the verdict is
+//! [`Verdict::Inconclusive`], and [`Diagnosis::not_judged`] says which and why.
 
 mod checks;
+mod comparable;
 mod error;
 mod run;
 mod stats;
@@ -21,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use checks::{FAR_DECADES, MAX_HALFWIDTH_LOG};
 pub use error::{Error, Result};
 pub use run::{Event, EventKind, LayerRecord, LayerStat, RunData, RunSummary, Step};
 
@@ -30,6 +40,9 @@ pub use run::{Event, EventKind, LayerRecord, LayerStat, RunData, RunSummary, Ste
 pub enum Verdict {
     /// Nothing out of the ordinary.
     Healthy,
+    /// Nothing wrong found, but a comparison asked for (the law, the reference runs) could not
+    /// judge the run: other data, far outside the law's runs, or an interval too wide.
+    Inconclusive,
     /// Worth a look: one signal is off.
     Suspicious,
     /// Something is wrong: do not trust this run.
@@ -37,10 +50,11 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// `healthy`, `suspicious` or `broken`.
+    /// `healthy`, `inconclusive`, `suspicious` or `broken`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Healthy => "healthy",
+            Verdict::Inconclusive => "inconclusive",
             Verdict::Suspicious => "suspicious",
             Verdict::Broken => "broken",
         }
@@ -124,6 +138,46 @@ pub struct LawComparison {
     pub interval95: [f64; 2],
     /// ln(observed / predicted) in standard deviations of the interval.
     pub z: f64,
+    /// Half-width of the 95 % interval in ln L (1.96 σ).
+    pub halfwidth_log: f64,
+    /// How far outside the fitted N, D, C ranges the run lies, in decades (0 inside; `None`
+    /// when fit.json records no ranges).
+    pub outside_decades: Option<f64>,
+    /// False when the comparison was inconclusive (far outside, or an interval too wide): the
+    /// numbers are shown but judge nothing.
+    pub judged: bool,
+}
+
+/// Why a check could not judge the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotJudgedKind {
+    /// The law or the reference runs come from other data.
+    NotApplicable,
+    /// The comparison was made but cannot tell healthy from broken here.
+    Inconclusive,
+}
+
+impl NotJudgedKind {
+    /// `not-applicable` or `inconclusive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotJudgedKind::NotApplicable => "not-applicable",
+            NotJudgedKind::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// A comparison that was asked for but could not judge the run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NotJudged {
+    /// `law` or `reference`.
+    pub check: &'static str,
+    /// Not applicable or inconclusive.
+    #[serde(rename = "status")]
+    pub kind: NotJudgedKind,
+    /// Why, naming what was compared.
+    pub message: String,
 }
 
 /// One layer's statistics: medians over the logged steps after the first.
@@ -152,6 +206,11 @@ pub struct Diagnosis {
     pub law: Option<LawComparison>,
     /// Reference runs used.
     pub references: usize,
+    /// Comparisons asked for that could not judge the run, with why (empty when all could).
+    pub not_judged: Vec<NotJudged>,
+    /// True when the law or reference runs come from other data and were compared anyway
+    /// (`--allow-other-data`).
+    pub other_data: bool,
     /// All findings, worst first.
     pub findings: Vec<Finding>,
     /// Per-layer statistics from `layers.jsonl` (empty when the run has none).
@@ -167,6 +226,26 @@ pub struct DiagnoseOptions {
     pub reference: Option<PathBuf>,
     /// Leave throughput out: on a shared or busy machine, timing says nothing about the run.
     pub skip_throughput: bool,
+    /// Compare with a law or reference runs from other data all the same (the output says so).
+    pub allow_other_data: bool,
+}
+
+/// How [`judge_opts`] compares.
+#[derive(Clone, Copy, Debug)]
+pub struct JudgeOptions {
+    /// Compare throughput with the reference runs (false on a shared or busy machine).
+    pub compare_throughput: bool,
+    /// Compare with a law or reference runs from other data all the same.
+    pub allow_other_data: bool,
+}
+
+impl Default for JudgeOptions {
+    fn default() -> Self {
+        JudgeOptions {
+            compare_throughput: true,
+            allow_other_data: false,
+        }
+    }
 }
 
 /// Diagnoses the run in `run_dir`.
@@ -181,11 +260,14 @@ pub fn diagnose(run_dir: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         Some(dir) => load_references(dir, run_dir)?,
         None => Vec::new(),
     };
-    Ok(judge_with(
+    Ok(judge_opts(
         &run,
         law.as_ref(),
         &references,
-        !opts.skip_throughput,
+        JudgeOptions {
+            compare_throughput: !opts.skip_throughput,
+            allow_other_data: opts.allow_other_data,
+        },
     ))
 }
 
@@ -223,8 +305,42 @@ pub fn judge_with(
     refs: &[RunData],
     compare_throughput: bool,
 ) -> Diagnosis {
+    judge_opts(
+        run,
+        law,
+        refs,
+        JudgeOptions {
+            compare_throughput,
+            ..JudgeOptions::default()
+        },
+    )
+}
+
+/// Runs every check with these options and combines the findings.
+pub fn judge_opts(
+    run: &RunData,
+    law: Option<&ladder_laws::FitFile>,
+    refs: &[RunData],
+    opts: JudgeOptions,
+) -> Diagnosis {
+    use comparable::Decision;
     let mut findings = Vec::new();
-    let law_cmp = law.and_then(|fit| checks::law(run, fit, &mut findings));
+    let mut not_judged = Vec::new();
+    let allow = opts.allow_other_data;
+    let mut other_data = false;
+    let law_cmp = law.and_then(|fit| {
+        match comparable::law(run, fit, allow, &mut findings, &mut not_judged) {
+            Decision::Skip => None,
+            d => {
+                other_data |= d == Decision::JudgeOtherData;
+                checks::law(run, fit, &mut findings, &mut not_judged)
+            }
+        }
+    });
+    let (used, decision) = comparable::references(run, refs, allow, &mut findings, &mut not_judged);
+    other_data |= decision == Decision::JudgeOtherData;
+    let refs: Vec<RunData> = used.into_iter().cloned().collect();
+    let refs = refs.as_slice();
     checks::health(run, &mut findings);
     checks::entropy(run, &mut findings);
     checks::initial_loss(run, &mut findings);
@@ -235,10 +351,22 @@ pub fn judge_with(
     checks::train_val_gap(run, refs, &mut findings);
     checks::update_size(run, refs, &mut findings);
     checks::curve_shape(run, refs, &mut findings);
-    if compare_throughput {
+    if opts.compare_throughput {
         checks::throughput(run, refs, &mut findings);
     }
     checks::under_training(run, &mut findings);
+    // A comparison that could not judge is evidence of nothing, but it was asked for: without
+    // a problem found elsewhere, the answer is "inconclusive", not "healthy".
+    for nj in &not_judged {
+        if nj.kind == NotJudgedKind::NotApplicable {
+            findings.push(Finding {
+                check: nj.check,
+                severity: Verdict::Inconclusive,
+                cause: None,
+                message: format!("not applicable: {}", nj.message),
+            });
+        }
+    }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let verdict = findings
         .iter()
@@ -248,7 +376,7 @@ pub fn judge_with(
     // The most specific cause among the worst findings that name one, else among the others.
     let cause = [verdict, Verdict::Suspicious]
         .iter()
-        .filter(|&&v| v > Verdict::Healthy)
+        .filter(|&&v| v > Verdict::Inconclusive)
         .find_map(|&v| {
             findings
                 .iter()
@@ -262,6 +390,8 @@ pub fn judge_with(
         cause,
         law: law_cmp,
         references: refs.len(),
+        not_judged,
+        other_data,
         findings,
         layers: checks::layer_table(run, refs),
     }

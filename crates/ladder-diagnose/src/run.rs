@@ -71,6 +71,9 @@ pub struct RunData {
     pub vocab_size: Option<u64>,
     /// `train.tokens` from `config.toml` (0 = not set).
     pub planned_tokens: Option<u64>,
+    /// The data directory it was trained on (`data.dir` of `config.toml`, then `meta.json`),
+    /// or why that is unknown.
+    pub data: std::result::Result<ladder_laws::fitfile::DataDir, String>,
 }
 
 impl RunData {
@@ -106,6 +109,7 @@ impl RunData {
             layers,
             vocab_size,
             planned_tokens,
+            data: ladder_laws::identity::run_data_dir(dir),
         })
     }
 

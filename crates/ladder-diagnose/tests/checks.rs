@@ -4,6 +4,7 @@
 use ladder_diagnose::{
     judge, judge_with, Cause, LayerRecord, LayerStat, RunData, RunSummary, Step, Verdict,
 };
+use ladder_laws::fitfile::Support;
 use ladder_laws::{synth, FitOptions};
 use ladder_schema::{Status, StopReason};
 
@@ -69,6 +70,7 @@ fn healthy(n: f64, d: f64) -> RunData {
         layers,
         vocab_size: Some(V),
         planned_tokens: Some(d as u64),
+        data: Err("built in memory".into()),
     }
 }
 
@@ -248,6 +250,142 @@ fn the_law_flags_losses_outside_its_interval_in_both_directions() {
         (low.verdict, low.cause),
         (Verdict::Broken, Some(Cause::TargetLeakage))
     );
+}
+
+const TRUTH: [f64; 5] = [1.8, 40.0, 200.0, 0.35, 0.37];
+
+fn ladder_points() -> ladder_laws::data::RunPoints {
+    synth::chinchilla_points(&TRUTH, 60, (1e5, 1e8), (2.0, 200.0), 0.01, 3)
+}
+
+/// A law on a known surface over N in [1e5, 1e8], D/N in [2, 200], with its ranges recorded,
+/// and a healthy run whose final loss is the surface's at (n, d).
+fn law_and_run(n: f64, d: f64) -> (ladder_laws::FitFile, RunData) {
+    let pts = ladder_points();
+    let opts = FitOptions::default().with_bootstrap(100).unwrap();
+    let mut fit = ladder_laws::chinchilla::fit(&pts, &opts).unwrap();
+    fit.support = Some(ladder_laws::fitfile::Support {
+        n: Support::range(&pts.n),
+        d: Support::range(&pts.d),
+        c: Support::range(&pts.c),
+    });
+    let mut r = healthy(n, d);
+    r.summary.entropy_nats_per_token = None;
+    let val = ladder_laws::chinchilla::predict(&TRUTH, n, d);
+    let shift = val - f64::from(r.summary.final_val_loss.unwrap());
+    for s in &mut r.steps {
+        s.loss = s.loss.map(|l| l + shift);
+    }
+    r.summary.final_val_loss = Some(val as f32);
+    (fit, r)
+}
+
+fn not_judged(d: &ladder_diagnose::Diagnosis) -> Vec<(&str, &str)> {
+    d.not_judged
+        .iter()
+        .map(|x| (x.check, x.kind.as_str()))
+        .collect()
+}
+
+#[test]
+fn far_outside_the_fitted_ranges_the_law_is_inconclusive() {
+    let (fit, inside) = law_and_run(3e6, 6e7);
+    let d = judge(&inside, Some(&fit), &[]);
+    assert_eq!(d.verdict, Verdict::Healthy, "{:#?}", d.findings);
+    assert_eq!(d.law.as_ref().unwrap().outside_decades, Some(0.0));
+    // The ladder's run of the largest compute, and its largest D.
+    let pts = ladder_points();
+    let top = (0..pts.n.len())
+        .max_by(|&i, &j| pts.c[i].total_cmp(&pts.c[j]))
+        .unwrap();
+    let (n_top, d_top) = (pts.n[top], pts.d[top]);
+    let d_max = fit.support.as_ref().unwrap().d.unwrap()[1];
+    // D 10× beyond the largest fitted D: far outside, whatever the law says there.
+    let (fit, far) = law_and_run(n_top, 10.0 * d_max);
+    let d = judge(&far, Some(&fit), &[]);
+    assert_eq!(d.verdict, Verdict::Inconclusive, "{:#?}", d.findings);
+    assert_eq!(not_judged(&d), [("law", "inconclusive")]);
+    let law = d.law.unwrap();
+    assert!(!law.judged && law.outside_decades.unwrap() >= 1.0 - 1e-9);
+    // A modest extrapolation (D ×1.5 beyond) is judged, and says how far.
+    let (fit, near) = law_and_run(n_top, 1.5 * d_top);
+    let d = judge(&near, Some(&fit), &[]);
+    assert_eq!(d.verdict, Verdict::Healthy, "{:#?}", d.findings);
+    let f = d.findings.iter().find(|f| f.check == "law").unwrap();
+    assert!(f.message.contains("modest extrapolation"), "{}", f.message);
+    // A bug the law does not need to see is still found: inconclusive never hides broken.
+    let (fit, mut far) = law_and_run(n_top, 10.0 * d_max);
+    far.summary.status = Status::Diverged;
+    assert_eq!(judge(&far, Some(&fit), &[]).verdict, Verdict::Broken);
+}
+
+#[test]
+fn a_law_interval_too_wide_is_inconclusive_unless_the_run_falls_outside_it() {
+    let (mut fit, run) = law_and_run(3e6, 6e7);
+    // The ladder scattered ±20 % around its law: a 95 % half-width of 0.39 in ln L.
+    fit.residuals.rmse_log = 0.2;
+    let d = judge(&run, Some(&fit), &[]);
+    assert_eq!(d.verdict, Verdict::Inconclusive, "{:#?}", d.findings);
+    assert_eq!(not_judged(&d), [("law", "inconclusive")]);
+    assert!(d.not_judged[0].message.contains("too wide"));
+    // Three times the predicted loss is outside even that interval: judged, broken.
+    let (mut fit, mut run) = law_and_run(3e6, 6e7);
+    fit.residuals.rmse_log = 0.2;
+    let val = 3.0 * f64::from(run.summary.final_val_loss.unwrap());
+    run.summary.final_val_loss = Some(val as f32);
+    let d = judge(&run, Some(&fit), &[]);
+    assert_eq!(d.verdict, Verdict::Broken, "{:#?}", d.findings);
+    assert!(d.law.unwrap().judged);
+}
+
+#[test]
+fn a_law_or_references_from_other_data_are_not_applicable() {
+    use ladder_diagnose::{judge_opts, JudgeOptions};
+    use ladder_laws::fitfile::DataDir;
+    let dir = |name: &str, tok: &str| DataDir {
+        data_dir: Some(format!("/data/{name}")),
+        tokenizer_sha256: Some(tok.into()),
+        train_sha256: Some(format!("{name}-train")),
+        val_sha256: Some(format!("{name}-val")),
+        vocab_size: Some(V),
+        description: None,
+    };
+    let (mut fit, mut run) = law_and_run(3e6, 6e7);
+    fit.data.identity.known = true;
+    fit.data.identity.sources = vec![dir("synth", "t-synth")];
+    run.data = Ok(dir("kjv", "t-kjv"));
+    let mut references = refs();
+    for r in &mut references {
+        r.data = Ok(dir("synth", "t-synth"));
+    }
+    let d = judge(&run, Some(&fit), &references);
+    assert_eq!(d.verdict, Verdict::Inconclusive, "{:#?}", d.findings);
+    assert_eq!(
+        not_judged(&d),
+        [("law", "not-applicable"), ("reference", "not-applicable")]
+    );
+    assert!(d.law.is_none() && d.references == 0 && !d.other_data);
+    let m = &d.not_judged[0].message;
+    assert!(m.contains("/data/kjv") && m.contains("/data/synth"), "{m}");
+    assert!(m.contains("another tokenizer"), "{m}");
+    // The user insists: judged, and the diagnosis says the data differ.
+    let opts = JudgeOptions {
+        allow_other_data: true,
+        ..JudgeOptions::default()
+    };
+    let d = judge_opts(&run, Some(&fit), &references, opts);
+    assert_eq!(d.verdict, Verdict::Healthy, "{:#?}", d.findings);
+    assert!(d.other_data && d.not_judged.is_empty() && d.references == 3);
+    assert!(d.law.unwrap().judged);
+    // The same data: judged, without a word about other data.
+    run.data = Ok(dir("synth", "t-synth"));
+    let d = judge(&run, Some(&fit), &references);
+    assert_eq!(d.verdict, Verdict::Healthy, "{:#?}", d.findings);
+    assert!(!d.other_data && d.references == 3);
+    // Some references on other data are left out; the rest are used.
+    references[0].data = Ok(dir("kjv", "t-kjv"));
+    let d = judge(&run, Some(&fit), &references);
+    assert_eq!((d.verdict, d.references), (Verdict::Healthy, 2));
 }
 
 #[test]

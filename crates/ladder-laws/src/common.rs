@@ -118,6 +118,7 @@ pub(crate) fn log_fit_file(
         },
         data: data_info(origin, resid.len()),
         residuals,
+        support: None,
         samples: Samples {
             params: names.iter().map(|s| s.to_string()).collect(),
             values: samples,
@@ -174,6 +175,11 @@ pub(crate) fn data_info(origin: &DataSource, points: usize) -> DataInfo {
         x: None,
         y: None,
         x_is_date: false,
+        identity: crate::fitfile::DataIdentity {
+            known: false,
+            sources: Vec::new(),
+            note: "data identity unknown: the points did not come from run directories".into(),
+        },
     }
 }
 

@@ -254,6 +254,112 @@ pub struct DataInfo {
     /// True when x held ISO dates, converted to decimal years.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub x_is_date: bool,
+    /// What the runs were trained on (`known`, `sources`, `note` in the same `data` object), so
+    /// that a law carries where it came from and `ladder diagnose` can refuse to compare a run
+    /// trained on other data. Absent in files written before it was recorded: unknown.
+    #[serde(flatten)]
+    pub identity: DataIdentity,
+}
+
+/// The data the fitted runs were trained on: the data directories named by their resolved
+/// `config.toml` (`data.dir`), with the hashes and vocabulary size their `meta.json` records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataIdentity {
+    /// True when every fitted run's data directory and its `meta.json` were read. False for a
+    /// CSV (it names no data) and for files written before the identity was recorded.
+    #[serde(default)]
+    pub known: bool,
+    /// The distinct data directories, in the order first met.
+    #[serde(default)]
+    pub sources: Vec<DataDir>,
+    /// In words: where the identity came from, or why it is unknown.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// One data directory as `meta.json` describes it. Fields it does not record are `null`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataDir {
+    /// The directory (absolute, as the run's resolved config names it).
+    #[serde(default)]
+    pub data_dir: Option<String>,
+    /// sha256 of `tokenizer.json`.
+    #[serde(default)]
+    pub tokenizer_sha256: Option<String>,
+    /// sha256 of `train.bin`.
+    #[serde(default)]
+    pub train_sha256: Option<String>,
+    /// sha256 of `val.bin`.
+    #[serde(default)]
+    pub val_sha256: Option<String>,
+    /// Tokenizer vocabulary size.
+    #[serde(default)]
+    pub vocab_size: Option<u64>,
+    /// `meta.json`'s description of the source (`synthetic: 256 rules ...`, the text files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl DataDir {
+    /// True when at least one hash is known: something to compare.
+    pub fn has_hashes(&self) -> bool {
+        self.tokenizer_sha256.is_some() || self.train_sha256.is_some() || self.val_sha256.is_some()
+    }
+
+    /// Short human name: the directory, its description, the tokenizer hash prefix and vocabulary.
+    pub fn label(&self) -> String {
+        let mut s = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| "(unnamed data dir)".into());
+        let mut extra = Vec::new();
+        if let Some(d) = &self.description {
+            let short: String = d.chars().take(60).collect();
+            extra.push(if short.len() < d.len() {
+                short + "…"
+            } else {
+                short
+            });
+        }
+        if let Some(t) = &self.tokenizer_sha256 {
+            extra.push(format!("tokenizer {}", &t[..t.len().min(12)]));
+        }
+        if let Some(v) = self.vocab_size {
+            extra.push(format!("vocab {v}"));
+        }
+        if !extra.is_empty() {
+            s += &format!(" ({})", extra.join(", "));
+        }
+        s
+    }
+}
+
+/// The ranges of N, D and C over the points a law was fitted on (`support` in fit.json): where
+/// its predictions are interpolations. An axis the input did not have is absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Support {
+    /// `[min, max]` of N.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<[f64; 2]>,
+    /// `[min, max]` of D.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<[f64; 2]>,
+    /// `[min, max]` of C.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<[f64; 2]>,
+}
+
+impl Support {
+    /// `[min, max]` of the finite positive values (`None` when there are none).
+    pub fn range(values: &[f64]) -> Option<[f64; 2]> {
+        values
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .fold(None, |r: Option<[f64; 2]>, x| {
+                Some(r.map_or([x, x], |[lo, hi]| [lo.min(x), hi.max(x)]))
+            })
+    }
 }
 
 /// A run that was found but not used.
@@ -328,6 +434,10 @@ pub struct FitFile {
     pub data: DataInfo,
     /// Residual statistics.
     pub residuals: Residuals,
+    /// Ranges of N, D and C over the fitted points (absent when the input had none, and in
+    /// files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<Support>,
     /// Bootstrap parameter replicates (what `ladder predict` needs for intervals).
     pub samples: Samples,
     /// [`FIT_FILE_VERSION`].
@@ -514,6 +624,47 @@ mod tests {
         let back = FitFile::from_json(Path::new("old.json"), &old).unwrap();
         assert!(!back.fit.weighted && back.residuals.chi2_dof.is_none());
         assert_eq!(back.params, f.params);
+    }
+
+    #[test]
+    fn fit_files_without_data_identity_or_support_still_load() {
+        let runs = crate::synth::chinchilla_points(
+            &[2.0, 60.0, 80.0, 0.33, 0.3],
+            12,
+            (1e5, 1e7),
+            (5.0, 50.0),
+            0.01,
+            1,
+        );
+        let opts = crate::FitOptions::default()
+            .with_bootstrap(3)
+            .unwrap()
+            .with_starts(vec![[4.0, 4.4, 0.7, 0.33, 0.3]])
+            .unwrap();
+        let mut f = crate::chinchilla::fit(&runs, &opts).unwrap();
+        f.support = Some(Support {
+            n: Support::range(&runs.n),
+            d: None,
+            c: Some([1.0, 2.0]),
+        });
+        let text = f.to_json();
+        // The identity sits in `data`, next to the fields it always had; absent axes are left out.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["data"]["known"], false);
+        assert!(v["data"]["note"].as_str().unwrap().contains("unknown"));
+        assert_eq!(v["support"]["c"], serde_json::json!([1.0, 2.0]));
+        assert!(v["support"].get("d").is_none());
+        assert_eq!(FitFile::from_json(Path::new("new.json"), &text).unwrap(), f);
+        // A file written before either was recorded: unknown identity, no support.
+        let mut old = v.clone();
+        for k in ["known", "sources", "note"] {
+            old["data"].as_object_mut().unwrap().remove(k);
+        }
+        old.as_object_mut().unwrap().remove("support");
+        let back = FitFile::from_json(Path::new("old.json"), &old.to_string()).unwrap();
+        assert!(!back.data.identity.known && back.data.identity.sources.is_empty());
+        assert!(back.support.is_none());
+        assert_eq!(back.data.sha256, f.data.sha256);
     }
 
     #[test]

@@ -428,6 +428,7 @@ pub(crate) fn assemble_power(
             0,
         ),
         residuals: residual_stats(&[]),
+        support: None,
         samples: Samples {
             params: PARAMS.iter().map(|s| s.to_string()).collect(),
             values: samples,

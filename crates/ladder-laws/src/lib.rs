@@ -19,7 +19,8 @@
 //!   percentile 95 % intervals and standard errors for each parameter and derived quantity
 //!   ([`allocation`] for the compute-optimal N_opt, D_opt).
 //! * The result is a [`fitfile::FitFile`] (fit.json, DESIGN §3), which keeps the bootstrap
-//!   replicates so [`predict`] can give intervals later.
+//!   replicates so [`predict`] can give intervals later, the data its runs were trained on and
+//!   the N, D, C ranges it was fitted over ([`identity`]).
 //! * The optimiser is [`solver`], an L-BFGS on `[f64; K]`; [`argmin_fit`] runs the same problems
 //!   through the `argmin` crate as a cross-check.
 //!
@@ -49,6 +50,7 @@ pub mod doubling;
 pub mod envelope;
 pub mod error;
 pub mod fitfile;
+pub mod identity;
 pub mod isoflop;
 pub mod kaplan;
 pub mod law;
@@ -160,11 +162,17 @@ pub fn fit(req: &FitRequest) -> Result<FitFile> {
             })
         }
     };
-    let mut file = law.fit(&input, opts)?;
+    let mut fit = law.fit(&input, opts)?;
     if let law::Input::Runs(points) = &input {
-        file.fit.noise = noise_model(points);
+        fit.fit.noise = noise_model(points);
     }
-    Ok(file)
+    // Where the law came from and where it holds, for `ladder diagnose`.
+    fit.data.identity = match &single_csv {
+        Some(csv) => identity::unknown_from_csv(csv),
+        None => identity::of_runs(&req.inputs, &fit.data.skipped)?,
+    };
+    fit.support = identity::support_of(&input);
+    Ok(fit)
 }
 
 /// `fit.noise` of a fit of run points with standard errors: `paired` when the runs shared their

@@ -113,6 +113,20 @@ pub fn fit_table(f: &FitFile) -> String {
     for s in &f.data.skipped {
         let _ = writeln!(o, "skipped    {}: {}", s.run, s.reason);
     }
+    // What the runs were trained on, and the ranges the law holds over (`ladder diagnose` uses both).
+    if !f.data.identity.note.is_empty() {
+        let _ = writeln!(o, "identity   {}", f.data.identity.note);
+    }
+    for src in &f.data.identity.sources {
+        let _ = writeln!(o, "data dir   {}", src.label());
+    }
+    if let Some(sup) = &f.support {
+        let ranges: Vec<String> = [("N", sup.n), ("D", sup.d), ("C", sup.c)]
+            .iter()
+            .filter_map(|(k, r)| r.map(|[lo, hi]| format!("{k} [{lo:.3e}, {hi:.3e}]")))
+            .collect();
+        let _ = writeln!(o, "fitted on  {}", ranges.join(", "));
+    }
     let obj = match f.fit.delta {
         Some(d) => format!("{} (delta {d})", f.fit.objective),
         None => f.fit.objective.clone(),

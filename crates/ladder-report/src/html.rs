@@ -65,10 +65,13 @@ code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 1
 .badge.suspicious { background: var(--warn); }
 .badge.broken, .badge.failed, .badge.diverged { background: var(--bad); }
 .badge.none { background: #8c959f; }
+.badge.inconclusive { background: #6e7781; }
 .diag { border: 1px solid var(--line); border-radius: 10px; padding: 4px 18px 8px; margin: 18px 0 28px; }
 .diag.broken { border-left: 6px solid var(--bad); }
 .diag.suspicious { border-left: 6px solid var(--warn); }
 .diag.healthy { border-left: 6px solid var(--ok); }
+.diag.inconclusive { border-left: 6px dashed #6e7781; }
+.sev-inconclusive { color: #6e7781; font-weight: 600; }
 .diag h3 { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
 .sev-broken { color: var(--bad); font-weight: 600; }
 .sev-suspicious { color: var(--warn); font-weight: 600; }
@@ -420,6 +423,7 @@ fn verdict_class(d: Option<&Diagnosis>) -> &str {
         Some("healthy") => "healthy",
         Some("suspicious") => "suspicious",
         Some("broken") => "broken",
+        Some("inconclusive") => "inconclusive",
         _ => "none",
     }
 }
@@ -459,18 +463,22 @@ fn diagnosis_section(s: &mut String, p: &Page, number: &mut usize) {
             run.final_val_loss.map_or("–".to_string(), |l| format!("{l:.4}")),
             esc(&run.dir.display().to_string())
         );
+        if let Some(d) = d {
+            could_not_judge(s, d);
+        }
         match d.and_then(|d| d.law.as_ref()) {
             Some(l) => {
                 let _ = writeln!(
         s,
-        "<p>Law ({}): observed <b>{:.4}</b>, predicted {:.4}, 95 % interval [{:.4}, {:.4}], <b>z = {:+.1}</b> σ ({}).</p>",
+        "<p>Law ({}): observed <b>{:.4}</b>, predicted {:.4}, 95 % interval [{:.4}, {:.4}], <b>z = {:+.1}</b> σ ({}){}.</p>",
                     esc(&l.law),
                     l.observed,
                     l.predicted,
                     l.interval95[0],
                     l.interval95[1],
                     l.z,
-                    if l.z > 0.0 { "worse than the law" } else { "better than the law" }
+                    if l.z > 0.0 { "worse than the law" } else { "better than the law" },
+                    if l.judged { "" } else { "; <b>inconclusive</b>: these numbers judge nothing" }
                 );
             }
             None => {
@@ -507,6 +515,26 @@ fn diagnosis_section(s: &mut String, p: &Page, number: &mut usize) {
         s.push_str("</div>\n");
     }
     s.push_str("</section>\n");
+}
+
+/// The comparisons that could not judge the run, and a warning when data differ.
+fn could_not_judge(s: &mut String, d: &Diagnosis) {
+    if !d.not_judged.is_empty() {
+        s.push_str("<p><b>Could not judge:</b></p><ul class=\"not-judged\">");
+        for nj in &d.not_judged {
+            let _ = write!(
+                s,
+                "<li><code>{}</code> check {}: {}</li>",
+                esc(&nj.check),
+                esc(&nj.status.replace('-', " ")),
+                esc(&nj.message)
+            );
+        }
+        s.push_str("</ul>\n");
+    }
+    if d.other_data {
+        s.push_str("<p><b>The data differ:</b> the run was compared with a law or reference runs trained on other data (<code>--allow-other-data</code>).</p>\n");
+    }
 }
 
 fn runs_table(s: &mut String, p: &Page) {

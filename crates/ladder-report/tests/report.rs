@@ -196,6 +196,28 @@ fn report_shows_diagnosis_when_a_run_has_diagnosis_json() {
     assert!(html.contains("id=\"diag-big-run\""));
     // A broken run is kept out of the fits made here.
     assert!(html.contains(&format!("<code>{name}</code> (diagnosed broken)")));
+
+    // An inconclusive diagnosis: the card says which checks could not judge, and why.
+    let other = &dirs[1];
+    let text = serde_json::json!({
+        "run": other.display().to_string(), "verdict": "inconclusive", "cause": null,
+        "law": null, "references": 0, "other_data": false,
+        "not_judged": [
+            {"check": "law", "status": "not-applicable", "message": "the run was trained on data/kjv but the law on data/syn"},
+            {"check": "reference", "status": "not-applicable", "message": "4 of 4 reference runs were trained on data/syn"}
+        ],
+        "findings": [], "layers": []
+    });
+    std::fs::write(other.join("diagnosis.json"), text.to_string()).unwrap();
+    write_report(&sweep, &out, &opts()).unwrap();
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<span class=\"badge inconclusive\">inconclusive</span>"));
+    assert!(
+        html.contains("<b>Could not judge:</b>"),
+        "the card lists them"
+    );
+    assert!(html.contains("<code>law</code> check not applicable: the run was trained on data/kjv"));
+    assert!(html.contains("<code>reference</code> check not applicable"));
 }
 
 #[test]

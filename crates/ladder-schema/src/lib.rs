@@ -22,7 +22,7 @@ pub mod metrics;
 pub mod summary;
 pub mod sweep;
 
-pub use diagnosis::{DiagnosisFile, DiagnosisFinding, DiagnosisLaw};
+pub use diagnosis::{DiagnosisFile, DiagnosisFinding, DiagnosisLaw, DiagnosisNotJudged};
 pub use events::{Event, EventKind};
 pub use layers::{LayerRecord, LayerStat};
 pub use metrics::StepRecord;

@@ -183,6 +183,19 @@ fn sweep_state_and_diagnosis_load() {
     )
     .unwrap();
     assert_eq!(d.verdict, "suspicious");
-    assert_eq!(d.law.unwrap().z, 2.1);
+    // A diagnosis written before `inconclusive`: every comparison judged, none on other data.
+    assert!(d.not_judged.is_empty() && !d.other_data);
+    let law = d.law.unwrap();
+    assert_eq!((law.z, law.judged, law.outside_decades), (2.1, true, None));
     assert_eq!(d.findings[0].check, "events");
+    let d: DiagnosisFile = serde_json::from_str(
+        r#"{"verdict":"inconclusive","references":0,"other_data":false,
+            "law":{"law":"chinchilla","observed":3.1,"predicted":3.0,"interval95":[2.0,4.5],"z":0.2,
+                   "halfwidth_log":0.4,"outside_decades":1.0,"judged":false},
+            "not_judged":[{"check":"law","status":"inconclusive","message":"far outside"}],
+            "findings":[]}"#,
+    )
+    .unwrap();
+    assert_eq!(d.not_judged[0].status, "inconclusive");
+    assert!(!d.law.unwrap().judged);
 }

@@ -151,6 +151,14 @@ fn planted_bugs_are_named_and_healthy_seeds_pass() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(String::from_utf8_lossy(&o.stdout).contains("evidence:"));
+        // The numbers behind docs/diagnose.md's thresholds (`--nocapture` shows them).
+        eprintln!(
+            "{}: {} {} law {}",
+            run.display(),
+            verdict["verdict"],
+            verdict["cause"],
+            verdict["law"]
+        );
         verdict
     };
     let mut failures = Vec::new();

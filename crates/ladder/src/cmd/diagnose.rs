@@ -11,12 +11,16 @@ use ladder_diagnose::{DiagnoseOptions, Diagnosis, Verdict};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   ladder diagnose runs/suspect --law sweeps/iso/fit.json --reference sweeps/iso
-  ladder diagnose runs/suspect --reference sweeps/iso --check   # exit 2 if suspicious, 3 if broken
+  ladder diagnose runs/suspect --reference sweeps/iso --check
+  ladder diagnose runs/kjv --law sweeps/iso/fit.json --allow-other-data
 
 The verdict is healthy, suspicious or broken, with the most likely cause class: diverged,
 target-leakage, bad-initialisation, precision-loss, optimizer-state-bug, lr-too-high,
-lr-too-low, data-repetition, under-training or throughput-regression. Every check that ran
-is listed as evidence. See docs/diagnose.md.")]
+lr-too-low, data-repetition, under-training or throughput-regression; or inconclusive when
+nothing is wrong but the law or the reference runs could not judge the run (trained on other
+data, far outside the law's runs, or an interval too wide). Every check that ran is listed as
+evidence. With --check the exit code is 0 healthy, 2 suspicious, 3 broken, 4 inconclusive
+(1: an error). See docs/diagnose.md.")]
 pub struct DiagnoseArgs {
     /// The run directory to judge (written by `ladder train`).
     pub run: PathBuf,
@@ -29,9 +33,13 @@ pub struct DiagnoseArgs {
     /// Where to write the diagnosis (default: RUN/diagnosis.json).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Exit with 2 when suspicious and 3 when broken (for scripts and CI).
+    /// Exit with 2 when suspicious, 3 when broken and 4 when inconclusive (for scripts and CI).
     #[arg(long)]
     pub check: bool,
+    /// Compare with a law or reference runs trained on other data (another tokenizer or text)
+    /// all the same; the output says the data differ.
+    #[arg(long)]
+    pub allow_other_data: bool,
     /// Print the diagnosis as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -46,6 +54,7 @@ pub fn run(a: DiagnoseArgs) -> anyhow::Result<ExitCode> {
         law: a.law.clone(),
         reference: a.reference.clone(),
         skip_throughput: a.no_throughput,
+        allow_other_data: a.allow_other_data,
     };
     let d = ladder_diagnose::diagnose(&a.run, &opts)?;
     let json = serde_json::to_string_pretty(&d)? + "\n";
@@ -61,6 +70,7 @@ pub fn run(a: DiagnoseArgs) -> anyhow::Result<ExitCode> {
     Ok(match (a.check, d.verdict) {
         (true, Verdict::Suspicious) => ExitCode::from(2),
         (true, Verdict::Broken) => ExitCode::from(3),
+        (true, Verdict::Inconclusive) => ExitCode::from(4),
         _ => ExitCode::SUCCESS,
     })
 }
@@ -70,13 +80,32 @@ fn render(d: &Diagnosis) -> String {
     let mut s = format!("{}: {}", d.run, d.verdict.as_str().to_uppercase());
     match d.cause {
         Some(c) => s += &format!(" (most likely cause: {})\n", c.as_str()),
-        None if d.verdict > Verdict::Healthy => s += " (cause unclear: see the evidence)\n",
+        None if d.verdict > Verdict::Inconclusive => s += " (cause unclear: see the evidence)\n",
+        None if d.verdict == Verdict::Inconclusive => {
+            s += " (nothing wrong found, but a comparison asked for could not judge the run)\n"
+        }
         None => s += "\n",
+    }
+    for nj in &d.not_judged {
+        s += &format!(
+            "{} check {}: {}\n",
+            nj.check,
+            nj.kind.as_str().replace('-', " "),
+            nj.message
+        );
+    }
+    if d.other_data {
+        s += "the data differ: compared with a law or reference runs from other data (--allow-other-data)\n";
     }
     if let Some(l) = &d.law {
         s += &format!(
-            "law: observed {:.4}, predicted {:.4} [{:.4}, {:.4}], z = {:+.1}\n",
-            l.observed, l.predicted, l.interval95[0], l.interval95[1], l.z
+            "law: observed {:.4}, predicted {:.4} [{:.4}, {:.4}], z = {:+.1}{}\n",
+            l.observed,
+            l.predicted,
+            l.interval95[0],
+            l.interval95[1],
+            l.z,
+            if l.judged { "" } else { " (inconclusive)" }
         );
     }
     if d.references > 0 {
@@ -98,7 +127,7 @@ fn render(d: &Diagnosis) -> String {
     s += "evidence:\n";
     for f in &d.findings {
         s += &format!(
-            "  {:<10} {:<18} {}\n",
+            "  {:<12} {:<18} {}\n",
             f.severity.as_str(),
             f.check,
             f.message

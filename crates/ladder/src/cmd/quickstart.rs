@@ -473,7 +473,7 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
         &ladder_diagnose::DiagnoseOptions {
             law: Some(chin_path.clone()),
             reference: Some(sweep.clone()),
-            skip_throughput: false,
+            ..Default::default()
         },
     )
     .map_err(anyhow::Error::from)
