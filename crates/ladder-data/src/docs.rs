@@ -212,24 +212,26 @@ impl TextSource {
     /// it at the end of the file). An `<|endoftext|>` cut short by the block end has no `\n`, so
     /// it always lies after the last safe cut and is completed by the next read.
     fn queue_ready(&mut self) {
-        while let Some(i) = self.cur.find(EOT) {
-            let rest = self.cur.split_off(i + EOT.len());
-            self.cur.truncate(i);
-            push_pieces(&self.cur, &mut self.queue);
+        // Pieces are copied out with their exact size (a piece split off `cur` would keep all
+        // of `cur`'s capacity), and `cur` is shifted once at the end.
+        let mut start = 0;
+        while let Some(i) = self.cur[start..].find(EOT) {
+            push_pieces(&self.cur[start..start + i], &mut self.queue);
             self.queue.push_back(Piece::End);
-            self.cur = rest;
+            start += i + EOT.len();
         }
         if self.eof {
-            push_pieces(&self.cur, &mut self.queue);
+            push_pieces(&self.cur[start..], &mut self.queue);
             self.queue.push_back(Piece::End);
             self.cur.clear();
             return;
         }
-        while let Some(cut) = safe_cut_after(&self.cur, CHUNK_BYTES) {
-            let rest = self.cur.split_off(cut);
-            let piece = std::mem::replace(&mut self.cur, rest);
-            self.queue.push_back(Piece::Text(piece));
+        while let Some(cut) = safe_cut_after(&self.cur, start + CHUNK_BYTES) {
+            self.queue
+                .push_back(Piece::Text(self.cur[start..cut].to_string()));
+            start = cut;
         }
+        self.cur.drain(..start);
     }
 }
 

@@ -64,7 +64,7 @@ impl Default for PrepareConfig {
 }
 
 /// Text bytes per tokenization batch: many pieces for the threads to share, little memory.
-const BATCH_BYTES: u64 = 16 << 20;
+const BATCH_BYTES: u64 = 8 << 20;
 
 /// How many binary files a directory walk skipped, naming the first few.
 fn skipped_note(skipped: &[PathBuf]) -> String {
