@@ -118,6 +118,16 @@ pub enum Error {
         /// Its physical type or repetition.
         found: String,
     },
+    /// The inputs gave different text on a later pass than on the first.
+    #[error("the inputs changed while they were read ({first} bytes of text on the first pass, {later} on a later one); run again when nothing writes to {inputs}")]
+    InputChanged {
+        /// Text bytes counted on the first pass.
+        first: u64,
+        /// Text bytes on the later pass.
+        later: u64,
+        /// The inputs, joined for display.
+        inputs: String,
+    },
     /// A Parquet row whose document is null or not UTF-8.
     #[error("{}: row {row}: {reason} (pass --skip-bad to count and skip such rows)", .path.display())]
     ParquetBadRow {

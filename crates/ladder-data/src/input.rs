@@ -247,7 +247,9 @@ pub fn open_source(path: &Path, opts: &ReadOptions) -> Result<Box<dyn PieceSourc
 /// The non-empty documents of several files, in order, as one stream of pieces: a
 /// [`Piece::End`] only follows a document that had text.
 pub struct DocStream {
-    files: std::vec::IntoIter<PathBuf>,
+    files: Vec<PathBuf>,
+    /// Index of the next file to open.
+    next_file: usize,
     opts: ReadOptions,
     current: Option<Box<dyn PieceSource>>,
     doc_has_text: bool,
@@ -258,7 +260,8 @@ impl DocStream {
     /// Streams `files` (opened one at a time, when reached).
     pub fn new(files: &[PathBuf], opts: &ReadOptions) -> Self {
         DocStream {
-            files: files.to_vec().into_iter(),
+            files: files.to_vec(),
+            next_file: 0,
             opts: opts.clone(),
             current: None,
             doc_has_text: false,
@@ -272,10 +275,11 @@ impl PieceSource for DocStream {
     fn next_piece(&mut self) -> Result<Option<Piece>> {
         loop {
             let Some(src) = self.current.as_mut() else {
-                let Some(path) = self.files.next() else {
+                let Some(path) = self.files.get(self.next_file) else {
                     return Ok(None);
                 };
-                self.current = Some(open_source(&path, &self.opts)?);
+                self.current = Some(open_source(path, &self.opts)?);
+                self.next_file += 1;
                 continue;
             };
             match src.next_piece()? {

@@ -130,14 +130,16 @@ pub fn prepare(
     if skipped.count > 0 {
         progress.note(&skipped_bad_note(&skipped));
     }
+    let inputs_shown = || {
+        cfg.inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if total == 0 {
         return Err(Error::EmptyInput {
-            inputs: cfg
-                .inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            inputs: inputs_shown(),
         });
     }
 
@@ -157,6 +159,18 @@ pub fn prepare(
         return Err(e);
     }
     let trainer = trainer?;
+    // The passes must see the same text (nothing may write to the inputs meanwhile).
+    let changed = |later: u64| -> Result<()> {
+        if later != total {
+            return Err(Error::InputChanged {
+                first: total,
+                later,
+                inputs: inputs_shown(),
+            });
+        }
+        Ok(())
+    };
+    changed(counts.bytes[0] + counts.bytes[1])?;
     check_both_splits(counts.bytes[0], counts.bytes[1], cfg.val_fraction)?;
     let tok = finish_bpe(trainer, cfg.vocab_size, &label)?;
     progress.finish_stage();
@@ -180,6 +194,7 @@ pub fn prepare(
     );
     let mut splitter = Splitter::new(DocStream::new(&files, &cfg.read), cut);
     let mut checked: Vec<String> = Vec::new();
+    let mut tokenized = 0u64;
     let mut batch = read_batch(&mut splitter)?;
     while !batch.is_empty() {
         let (encoded, next) = rayon::join(
@@ -190,6 +205,7 @@ pub fn prepare(
             let shard = &mut shards[*split as usize];
             match piece {
                 Piece::Text(t) => {
+                    tokenized += t.len() as u64;
                     shard.push(&ids)?;
                     if *split == Split::Val && checked.len() < CHECK_CHUNKS {
                         checked.push(t.clone());
@@ -200,6 +216,7 @@ pub fn prepare(
         }
         batch = next?;
     }
+    changed(tokenized)?;
     check_encoding(&tok, &checked, &label)?;
     progress.finish_stage();
 

@@ -34,7 +34,7 @@ fn documents(n: usize) -> Vec<String> {
                     if w > 0 {
                         doc.push(' ');
                     }
-                    if x % 5 == 0 {
+                    if x.is_multiple_of(5) {
                         // Numbers give BPE plenty of distinct pairs to merge.
                         doc.push_str(&(x % 997).to_string());
                     } else {
@@ -62,11 +62,15 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Writes `docs` (a `None` is a null) to a Parquet file with an `id` column before `text`, in
-/// row groups of `group` rows.
+/// row groups of `group` rows; `text` is REQUIRED when no document is `None`, else OPTIONAL.
 fn write_parquet(path: &Path, docs: &[Option<&str>], group: usize, codec: Compression) {
+    let required = docs.iter().all(Option::is_some);
     let schema = Arc::new(
-        parse_message_type("message doc { REQUIRED INT64 id; OPTIONAL BYTE_ARRAY text (UTF8); }")
-            .expect("schema"),
+        parse_message_type(&format!(
+            "message doc {{ REQUIRED INT64 id; {} BYTE_ARRAY text (UTF8); }}",
+            if required { "REQUIRED" } else { "OPTIONAL" }
+        ))
+        .expect("schema"),
     );
     let props = Arc::new(WriterProperties::builder().set_compression(codec).build());
     let file = std::fs::File::create(path).expect("create parquet");
@@ -84,8 +88,13 @@ fn write_parquet(path: &Path, docs: &[Option<&str>], group: usize, codec: Compre
         let mut col = rg.next_column().expect("text column").expect("text");
         let defs: Vec<i16> = rows.iter().map(|r| i16::from(r.is_some())).collect();
         let values: Vec<ByteArray> = rows.iter().flatten().map(|s| ByteArray::from(*s)).collect();
+        let defs = if required {
+            None
+        } else {
+            Some(defs.as_slice())
+        };
         col.typed::<ByteArrayType>()
-            .write_batch(&values, Some(&defs), None)
+            .write_batch(&values, defs, None)
             .expect("texts");
         col.close().expect("close text");
         rg.close().expect("close row group");
