@@ -61,7 +61,7 @@ pub enum Error {
         offset: u64,
     },
     /// A `.jsonl` line that is not a JSON object.
-    #[error("{}:{line}: not valid JSON ({reason}); each line of a .jsonl file must be an object like {{\"text\": \"...\"}}", .path.display())]
+    #[error("{}:{line}: not valid JSON ({reason}); each line of a .jsonl file must be an object like {{\"text\": \"...\"}} (or pass --skip-bad to count and skip such lines)", .path.display())]
     JsonlBadLine {
         /// The offending file.
         path: PathBuf,
@@ -70,13 +70,73 @@ pub enum Error {
         /// What the JSON parser said.
         reason: String,
     },
-    /// A `.jsonl` line without a string field `text`.
-    #[error("{}:{line}: no string field \"text\" in this JSON line; each line must look like {{\"text\": \"...\"}}", .path.display())]
+    /// A `.jsonl` line without the string field holding the document.
+    #[error("{}:{line}: no string field \"{field}\" in this JSON line; each line must look like {{\"{field}\": \"...\"}} (name another field with --field, or pass --skip-bad to count and skip such lines)", .path.display())]
     JsonlMissingText {
         /// The offending file.
         path: PathBuf,
         /// 1-based line number.
         line: u64,
+        /// The field looked for (`--field`).
+        field: String,
+    },
+    /// A gzip or zstd stream that cannot be decompressed.
+    #[error("{}: corrupt {format} stream: {cause}; check the file (e.g. `{format} -t`)", .path.display())]
+    Decompress {
+        /// The compressed file.
+        path: PathBuf,
+        /// `gzip` or `zstd`.
+        format: &'static str,
+        /// What the decoder said.
+        cause: std::io::Error,
+    },
+    /// A Parquet file the reader refuses (bad footer, unsupported encoding or codec, ...).
+    #[error("{}: cannot read Parquet file: {cause}", .path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What the parquet crate said.
+        cause: String,
+    },
+    /// `--column` names no top-level column of a Parquet file.
+    #[error("{}: no column \"{column}\" (the file has: {available}); pass --column NAME", .path.display())]
+    ParquetNoColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column looked for.
+        column: String,
+        /// The top-level columns there are, joined for display.
+        available: String,
+    },
+    /// `--column` names a column that does not hold strings.
+    #[error("{}: column \"{column}\" holds {found} values, not strings; pass --column with a string (BYTE_ARRAY/UTF8) column", .path.display())]
+    ParquetColumnType {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its physical type or repetition.
+        found: String,
+    },
+    /// The inputs gave different text on a later pass than on the first.
+    #[error("the inputs changed while they were read ({first} bytes of text on the first pass, {later} on a later one); run again when nothing writes to {inputs}")]
+    InputChanged {
+        /// Text bytes counted on the first pass.
+        first: u64,
+        /// Text bytes on the later pass.
+        later: u64,
+        /// The inputs, joined for display.
+        inputs: String,
+    },
+    /// A Parquet row whose document is null or not UTF-8.
+    #[error("{}: row {row}: {reason} (pass --skip-bad to count and skip such rows)", .path.display())]
+    ParquetBadRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based row number in the file.
+        row: u64,
+        /// What is wrong with it.
+        reason: String,
     },
 
     // === Options ===

@@ -37,12 +37,6 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// sha256 of bytes in memory, lowercase hex.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 /// fsyncs a directory so a rename inside it is durable. Best effort on platforms where
 /// directories cannot be opened.
 pub fn sync_dir(dir: &Path) -> Result<()> {

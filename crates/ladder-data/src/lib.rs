@@ -25,22 +25,27 @@
 
 #![deny(missing_docs)]
 
+mod docs;
 mod error;
 mod fsutil;
 mod input;
 mod meta;
+mod parquet_src;
 mod prepare;
 mod pretok;
 mod progress;
 mod rng;
 mod sampler;
 mod shard;
+mod split;
 pub mod synth;
 mod tokenizer;
 mod verify;
 
+pub use docs::{ReadOptions, Skipped};
 pub use error::{Error, Result};
 pub use fsutil::{sha256_file, write_atomic};
+pub use input::{detect_format, Compression, Format};
 pub use meta::{
     created_by, Meta, PrefixEntropy, Split, SynthMeta, TextMeta, WindowBound, META_FILE,
     META_VERSION, TOKENIZER_FILE,
@@ -48,7 +53,9 @@ pub use meta::{
 pub use prepare::{prepare, PrepareConfig};
 pub use progress::{NoProgress, Progress, Unit};
 pub use sampler::{val_batches, TrainSampler};
-pub use shard::{checksum, token_width, write_shard, TokenShard, HEADER_LEN, MAGIC, VERSION};
+pub use shard::{
+    checksum, token_width, write_shard, ShardWriter, TokenShard, HEADER_LEN, MAGIC, VERSION,
+};
 pub use synth::SynthConfig;
 pub use tokenizer::{load_tokenizer, save_tokenizer, synth_tokenizer, EOT, MIN_BPE_VOCAB};
 pub use verify::{verify_hashes, VERIFY_CACHE_FILE};

@@ -117,13 +117,148 @@ pub fn write_shard(path: &Path, tokens: &[u32], vocab_size: usize) -> Result<()>
             });
     }
     let sum = checksum(payload);
+    header.copy_from_slice(&header_bytes(width, vocab, tokens.len() as u64, sum));
+    write_atomic(path, &buf)
+}
+
+/// The 64-byte header of a shard.
+fn header_bytes(width: u32, vocab: u32, count: u64, sum: u64) -> [u8; HEADER_LEN] {
+    let mut header = [0u8; HEADER_LEN];
     header[0..8].copy_from_slice(MAGIC);
     header[8..12].copy_from_slice(&VERSION.to_le_bytes());
     header[12..16].copy_from_slice(&width.to_le_bytes());
     header[16..20].copy_from_slice(&vocab.to_le_bytes());
-    header[24..32].copy_from_slice(&(tokens.len() as u64).to_le_bytes());
+    header[24..32].copy_from_slice(&count.to_le_bytes());
     header[32..40].copy_from_slice(&sum.to_le_bytes());
-    write_atomic(path, &buf)
+    header
+}
+
+/// Writes a shard token by token, for corpora whose tokens are not all held in memory: the
+/// payload is streamed through a buffer and its [`checksum`] kept as it goes; [`finish`]
+/// writes the header and fsyncs. The file is written in place, so it belongs in a staging
+/// directory (`ladder data prepare` writes into one); the result is byte-identical to
+/// [`write_shard`] with the same tokens.
+///
+/// [`finish`]: ShardWriter::finish
+pub struct ShardWriter {
+    path: PathBuf,
+    out: std::io::BufWriter<File>,
+    width: u32,
+    vocab: u32,
+    count: u64,
+    sum: u64,
+    /// Index of the next complete 8-byte payload word.
+    word: u64,
+    /// Payload bytes not yet part of a complete word.
+    partial: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+impl ShardWriter {
+    /// Creates `path` for tokens `< vocab_size`.
+    pub fn create(path: &Path, vocab_size: usize) -> Result<Self> {
+        let vocab = u32::try_from(vocab_size).map_err(|_| Error::BadHeader {
+            path: path.to_path_buf(),
+            what: format!("vocab size {vocab_size} does not fit in u32"),
+        })?;
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        std::io::Write::write_all(&mut out, &[0u8; HEADER_LEN]).map_err(|e| Error::io(path, e))?;
+        Ok(ShardWriter {
+            path: path.to_path_buf(),
+            out,
+            width: token_width(vocab_size),
+            vocab,
+            count: 0,
+            sum: 0,
+            word: 0,
+            partial: Vec::with_capacity(8),
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Tokens written so far.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// True before the first token.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Appends `tokens` (each must be `< vocab_size`, as in [`write_shard`]).
+    pub fn push(&mut self, tokens: &[u32]) -> Result<()> {
+        if let Some((i, &token)) = tokens.iter().enumerate().find(|(_, &t)| t >= self.vocab) {
+            return Err(Error::TokenOutOfRange {
+                path: self.path.clone(),
+                index: self.count + i as u64,
+                token,
+                vocab: self.vocab,
+            });
+        }
+        self.bytes.clear();
+        for &t in tokens {
+            if self.width == 2 {
+                self.bytes.extend_from_slice(&(t as u16).to_le_bytes());
+            } else {
+                self.bytes.extend_from_slice(&t.to_le_bytes());
+            }
+        }
+        std::io::Write::write_all(&mut self.out, &self.bytes)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.count += tokens.len() as u64;
+        // Checksum: complete the pending word, then whole words, then keep the rest.
+        let mut rest = &self.bytes[..];
+        if !self.partial.is_empty() {
+            let take = (8 - self.partial.len()).min(rest.len());
+            self.partial.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.partial.len() == 8 {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.partial);
+                self.sum = self
+                    .sum
+                    .wrapping_add(word_hash(u64::from_le_bytes(b), self.word));
+                self.word += 1;
+                self.partial.clear();
+            }
+        }
+        let mut words = rest.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.sum = self
+                .sum
+                .wrapping_add(word_hash(u64::from_le_bytes(b), self.word));
+            self.word += 1;
+        }
+        self.partial.extend_from_slice(words.remainder());
+        Ok(())
+    }
+
+    /// Writes the header, flushes and fsyncs the file; returns the token count.
+    pub fn finish(mut self) -> Result<u64> {
+        if !self.partial.is_empty() {
+            let mut b = [0u8; 8];
+            b[..self.partial.len()].copy_from_slice(&self.partial);
+            self.sum = self
+                .sum
+                .wrapping_add(word_hash(u64::from_le_bytes(b), self.word));
+        }
+        let header = header_bytes(self.width, self.vocab, self.count, self.sum);
+        let path = self.path;
+        let mut file = self
+            .out
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        use std::io::{Seek, Write};
+        file.seek(std::io::SeekFrom::Start(0))
+            .and_then(|_| file.write_all(&header))
+            .and_then(|_| file.sync_all())
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(self.count)
+    }
 }
 
 /// A memory-mapped, fully validated token shard.
@@ -443,6 +578,38 @@ mod tests {
         assert!(matches!(
             write_shard(&p, &[300], 300),
             Err(Error::TokenOutOfRange { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn shard_writer_matches_write_shard_for_any_batching() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let tokens: Vec<u32> = (0..10_007u32).map(|i| (i * 7919) % 70_000).collect();
+        for vocab in [70_000usize, 65_536] {
+            let toks: Vec<u32> = tokens.iter().map(|&t| t % vocab as u32).collect();
+            let whole = dir.path().join("whole.bin");
+            write_shard(&whole, &toks, vocab)?;
+            for batch in [1usize, 3, 5, 1000] {
+                let streamed = dir.path().join(format!("s{batch}.bin"));
+                let mut w = ShardWriter::create(&streamed, vocab)?;
+                for b in toks.chunks(batch) {
+                    w.push(b)?;
+                }
+                assert_eq!(w.finish()?, toks.len() as u64);
+                let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
+                assert_eq!(
+                    read(&whole)?,
+                    read(&streamed)?,
+                    "vocab {vocab}, batch {batch}"
+                );
+                TokenShard::open(&streamed)?;
+            }
+        }
+        let mut w = ShardWriter::create(&dir.path().join("bad.bin"), 10)?;
+        assert!(matches!(
+            w.push(&[1, 10]),
+            Err(Error::TokenOutOfRange { index: 1, .. })
         ));
         Ok(())
     }

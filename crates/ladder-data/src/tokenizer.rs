@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+use tokenizers::models::bpe::{BpeTrainer, BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{
     AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
@@ -58,7 +58,19 @@ pub fn save_tokenizer(tok: &Tokenizer, dir: &Path) -> Result<()> {
 /// pre-tokens, so the split does not change the result). Errors with
 /// [`Error::VocabTooSmall`] below [`MIN_BPE_VOCAB`] and [`Error::VocabTooLarge`] when the text
 /// runs out of pairs to merge first. `path` only labels errors.
+#[cfg(test)]
 pub fn train_bpe<I, S>(texts: I, vocab_size: usize, path: &Path) -> Result<Tokenizer>
+where
+    I: Iterator<Item = S> + Send,
+    S: AsRef<str> + Send,
+{
+    let trainer = count_bpe_words(texts, vocab_size, path)?;
+    finish_bpe(trainer, vocab_size, path)
+}
+
+/// The first half of BPE training: counts the pre-tokens of `texts` (streamed, in parallel) in a
+/// trainer that [`finish_bpe`] then runs.
+pub fn count_bpe_words<I, S>(texts: I, vocab_size: usize, path: &Path) -> Result<BpeTrainer>
 where
     I: Iterator<Item = S> + Send,
     S: AsRef<str> + Send,
@@ -69,10 +81,6 @@ where
             min: MIN_BPE_VOCAB,
         });
     }
-    let tk_err = |cause| Error::Tokenizer {
-        path: path.to_path_buf(),
-        cause,
-    };
     let mut trainer = BpeTrainerBuilder::new()
         .vocab_size(vocab_size)
         .min_frequency(0)
@@ -90,7 +98,19 @@ where
                 .map(pretok::byte_level)
                 .collect())
         })
-        .map_err(tk_err)?;
+        .map_err(|cause| Error::Tokenizer {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+    Ok(trainer)
+}
+
+/// The second half of BPE training: the merges from the counted pre-tokens, and the tokenizer.
+pub fn finish_bpe(trainer: BpeTrainer, vocab_size: usize, path: &Path) -> Result<Tokenizer> {
+    let tk_err = |cause| Error::Tokenizer {
+        path: path.to_path_buf(),
+        cause,
+    };
     let mut model = BPE::default();
     let special = trainer.train(&mut model).map_err(tk_err)?;
     let mut tk: TokenizerImpl<

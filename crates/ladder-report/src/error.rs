@@ -82,10 +82,10 @@ pub enum Error {
         /// The run names found.
         available: Vec<String>,
     },
-    /// No font for plot text could be found.
+    /// The font file `LADDER_REPORT_FONT` names does not exist.
     #[error(
-        "no TrueType font for the plots' text (looked for {}); install one (Debian: `apt-get install fonts-dejavu-core`) \
-         or point LADDER_REPORT_FONT at a .ttf file",
+        "no TrueType font for the plots' text (looked for {}); point LADDER_REPORT_FONT at an existing \
+         .ttf/.otf file, set it to `builtin` for the embedded DejaVu Sans, or unset it",
         .looked.join(", ")
     )]
     NoFont {

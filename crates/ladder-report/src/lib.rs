@@ -101,7 +101,7 @@ pub struct Report {
     /// Laws that could not be fitted, with the reason.
     pub unavailable: Vec<(String, String)>,
     /// The font used for the plots' text.
-    pub font: PathBuf,
+    pub font: font::FontSource,
 }
 
 /// Figure sizes in pixels (the PNGs' size; the SVGs scale with the page).

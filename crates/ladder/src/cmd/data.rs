@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ladder_data::synth::write_synth;
 use ladder_data::{
-    load_tokenizer, prepare, Meta, PrepareConfig, Progress, Split, SynthConfig, Unit,
+    load_tokenizer, prepare, Meta, PrepareConfig, Progress, ReadOptions, Split, SynthConfig, Unit,
 };
 
 /// Subcommands of `ladder data`.
@@ -35,23 +35,45 @@ pub struct InfoArgs {
 /// Arguments of `ladder data prepare`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-Inputs: UTF-8 text files (one document each), .jsonl files (one document per line, field \"text\")
-and directories (read recursively in sorted order; hidden entries such as .git are skipped, and so
-are binary files, with a NUL byte in their first 8 KiB, as ripgrep does: a note on stderr says how
-many and names the first few). A binary file named explicitly is an error. A literal <|endoftext|>
-also separates documents. The last --val-fraction of the text (cut at a line start) is the
-validation split; the tokenizer is trained on the rest.
+Inputs (formats by content and name; see docs/data.md):
+  text files        one document each (UTF-8)
+  .jsonl / .ndjson  one document per line, in the string field --field (default \"text\")
+  .parquet          one document per row, in the string column --column (default \"text\");
+                    row groups are streamed
+  gzip / zstd       any of the above but Parquet, compressed (detected by magic bytes; the name
+                    without .gz/.zst says what is inside, e.g. data.jsonl.zst)
+  directories       read recursively in sorted order; hidden entries such as .git are skipped,
+                    and so are binary files (a NUL byte in their first 8 KiB, decompressed), as
+                    ripgrep does: a note on stderr says how many and names the first few
+A binary file named explicitly is an error. A literal <|endoftext|> also separates documents. A
+JSON line that is not JSON or lacks the field, or a null Parquet value, is an error naming the
+line or row; --skip-bad counts and skips them instead. The last --val-fraction of the text (cut at
+a line start) is the validation split; the tokenizer is trained on the rest. Memory stays bounded
+whatever the input's size (the inputs are streamed three times: check, train, tokenize).
 
 Writes into --out: tokenizer.json (Hugging Face format, GPT-2 byte-level BPE), train.bin, val.bin
 (token shards) and meta.json (token and byte counts, sha256 of inputs and outputs). The directory is
 built beside --out and renamed into place: on error nothing is left at --out.
 
-Example:
-  ladder data prepare --input kjv.txt --out data/kjv --vocab-size 8192")]
+Examples:
+  ladder data prepare --input kjv.txt --out data/kjv --vocab-size 8192
+  ladder data prepare --input corpus.jsonl.zst --field content --out data/corpus
+  ladder data prepare --input shards/train-*.parquet --column text --skip-bad --out data/web")]
 pub struct PrepareArgs {
-    /// Text files, .jsonl files or directories (repeatable, or several after one --input).
+    /// Text, .jsonl or .parquet files (plain, gzip or zstd) or directories (repeatable, or
+    /// several after one --input).
     #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
     pub input: Vec<PathBuf>,
+    /// JSON Lines: the string field that holds each document.
+    #[arg(long, value_name = "NAME", default_value = "text")]
+    pub field: String,
+    /// Parquet: the top-level string column that holds each document.
+    #[arg(long, value_name = "NAME", default_value = "text")]
+    pub column: String,
+    /// Count and skip JSON lines that are not JSON or lack --field, and Parquet rows whose
+    /// --column is null, instead of failing (a note says how many and shows the first).
+    #[arg(long)]
+    pub skip_bad: bool,
     /// Data directory to create (must be absent or empty unless --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -166,6 +188,11 @@ fn run_prepare(a: PrepareArgs) -> anyhow::Result<()> {
         inputs: a.input,
         vocab_size: a.vocab_size,
         val_fraction: a.val_fraction,
+        read: ReadOptions {
+            field: a.field,
+            column: a.column,
+            skip_bad: a.skip_bad,
+        },
     };
     let start = Instant::now();
     let bar = Bar::new(a.quiet);
@@ -303,6 +330,7 @@ impl Progress for Bar {
                 "{msg:>20} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
             }
             (Some(_), _) => "{msg:>20} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}",
+            (None, Unit::Bytes) => "{msg:>20} {spinner} {bytes} {bytes_per_sec} {elapsed}",
             (None, _) => "{msg:>20} {spinner} {elapsed}",
         };
         let bar = match total {

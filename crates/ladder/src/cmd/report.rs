@@ -17,8 +17,9 @@ INPUT is a sweep directory (runs/*/summary.json), a folder of run directories, o
 Writes OUT (figures inline as SVG, so the file stands alone) and OUT's stem + \"_files/\" beside
 it with every figure as PNG and SVG. Laws without a --fit file are fitted here (Chinchilla and
 IsoFLOP). Runs with a diagnosis.json (from `ladder diagnose`), --highlight runs and --diagnose
-runs get a section against the law. Plot text needs a TrueType font: Debian's fonts-dejavu-core,
-or LADDER_REPORT_FONT=/path/to/font.ttf. See docs/report.md.")]
+runs get a section against the law. Plot text uses a system TrueType font (LADDER_REPORT_FONT=
+/path/to/font.ttf, else Debian's fonts-dejavu-core or the usual places), else DejaVu Sans built
+into the binary (LADDER_REPORT_FONT=builtin forces it). See docs/report.md.")]
 pub struct ReportArgs {
     /// A sweep directory, a folder of run directories, or one run directory.
     #[arg(value_name = "INPUT")]
