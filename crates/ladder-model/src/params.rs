@@ -72,7 +72,7 @@ impl ParamLayout {
         let mut views = Views {
             global: [None; Role::COUNT],
             global_order: Vec::new(),
-            block_order: spec.block.iter().map(|d| (d.role, d.mem)).collect(),
+            block_order: fused_block_order(spec),
             blocks: 0,
             stride: spec.block.iter().map(|d| d.mem).sum(),
         };
@@ -114,9 +114,45 @@ impl ParamLayout {
         self.tensors.iter().find(|t| t.name == name)
     }
 
+    /// Whether the layout has a tensor of this role.
+    pub fn has(&self, role: Role) -> bool {
+        self.tensors.iter().any(|t| t.role == role)
+    }
+
+    /// The block code this layout's spec needs (see [`ArchSpec::family`]).
+    pub(crate) fn family(&self) -> crate::spec::Family {
+        if self.has(Role::QProj) {
+            crate::spec::Family::Llama
+        } else {
+            crate::spec::Family::Gpt2
+        }
+    }
+
     pub(crate) fn views(&self) -> &Views {
         &self.views
     }
+}
+
+/// A block's (role, memory length) in buffer order, with each complete run of fused parts
+/// (`q_proj, k_proj, v_proj`) replaced by their fused role (`QkvLinear`) covering all of them:
+/// the model code reads the parts only as one matrix.
+fn fused_block_order(spec: &ArchSpec) -> Vec<(Role, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < spec.block.len() {
+        let d = &spec.block[i];
+        if let Some((fused, parts)) = d.role.fused_into() {
+            let run = &spec.block[i..(i + parts.len()).min(spec.block.len())];
+            if run.iter().map(|t| t.role).eq(parts.iter().copied()) {
+                out.push((fused, run.iter().map(|t| t.mem).sum()));
+                i += parts.len();
+                continue;
+            }
+        }
+        out.push((d.role, d.mem));
+        i += 1;
+    }
+    out
 }
 
 /// Role-indexed views of a flat buffer, built from the layout once: the model code asks for
