@@ -65,8 +65,9 @@ impl Default for ModelConfig {
 /// Padding granularity of the vocabulary: the lm-head matmul then tiles evenly.
 const VOCAB_PAD: usize = 64;
 
-/// Default RMSNorm epsilon (the same as GPT-2's LayerNorm, so the families differ by design only).
-pub const DEFAULT_NORM_EPS: f32 = 1e-5;
+/// Default RMSNorm epsilon (the same as GPT-2's LayerNorm, so the families differ by design only);
+/// f64 so that configs write it as `1e-5`, used as f32.
+pub const DEFAULT_NORM_EPS: f64 = 1e-5;
 
 /// Default rotary base θ (Llama 1/2, HF `LlamaConfig`).
 pub const DEFAULT_ROPE_THETA: f64 = 10000.0;
@@ -166,7 +167,7 @@ impl ModelConfig {
 
     /// The RMSNorm epsilon (`norm_eps`, default [`DEFAULT_NORM_EPS`]).
     pub fn norm_eps(&self) -> f32 {
-        self.norm_eps.unwrap_or(DEFAULT_NORM_EPS)
+        self.norm_eps.unwrap_or(DEFAULT_NORM_EPS as f32)
     }
 
     /// The rotary base θ (`rope_theta`, default [`DEFAULT_ROPE_THETA`]).

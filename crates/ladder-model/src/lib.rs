@@ -33,7 +33,7 @@ mod stats;
 mod workspace;
 
 pub use backend::{AdamWHyper, Backend, Cpu};
-pub use config::ModelConfig;
+pub use config::{ModelConfig, DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA};
 pub use error::{Error, Result};
 pub use faults::Faults;
 pub use kvcache::KvCache;

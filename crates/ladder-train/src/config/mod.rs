@@ -51,15 +51,15 @@ pub struct Config {
     pub health: crate::health::HealthSection,
 }
 
-/// Model architecture (`model.arch`): the family's spec lives in `ladder_model`. Only GPT-2
-/// exists for now (DESIGN §2); `llama` comes later.
+/// Model architecture (`model.arch`: `gpt2` or `llama`): the family's spec lives in
+/// `ladder_model`.
 pub use ladder_model::Arch;
 
 /// `[model]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelSection {
-    /// Architecture (`"gpt2"`).
+    /// Architecture (`"gpt2"` or `"llama"`).
     pub arch: Arch,
     /// Transformer blocks (L).
     pub n_layer: usize,
@@ -72,6 +72,68 @@ pub struct ModelSection {
     /// Real vocabulary size; 0 = take it from the data's `meta.json` (the resolved config always
     /// records the real value).
     pub vocab_size: usize,
+    /// MLP hidden width F (Llama's `intermediate_size`); absent = the family's default (GPT-2
+    /// 4·C; Llama ⅔·4·C rounded up to a multiple of 16). Optional keys are written only when
+    /// set, so GPT-2 configs read and hash as before; a Llama config records all four.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffn_width: Option<usize>,
+    /// Rotary base θ (Llama only; default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_theta: Option<f64>,
+    /// RMSNorm epsilon (Llama only; default 1e-5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_eps: Option<f64>,
+    /// Whether the output head is the token embedding (default true; GPT-2 refuses false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_embeddings: Option<bool>,
+}
+
+impl ModelSection {
+    /// The optional `[model]` keys (absent from the defaults table) with a value of their type,
+    /// so a `--config` file or `--set` can still name them and have the type checked.
+    pub(super) fn optional_key(key: &str) -> Option<toml::Value> {
+        use toml::Value as V;
+        match key {
+            "ffn_width" => Some(V::Integer(0)),
+            "rope_theta" => Some(V::Float(0.0)),
+            "norm_eps" => Some(V::Float(0.0)),
+            "tie_embeddings" => Some(V::Boolean(true)),
+            _ => None,
+        }
+    }
+
+    /// Names of the optional keys (for "valid keys" lists).
+    pub(super) const OPTIONAL_KEYS: [&'static str; 4] =
+        ["ffn_width", "rope_theta", "norm_eps", "tie_embeddings"];
+
+    /// Writes the family's defaults into unset optional keys of a Llama model, so its resolved
+    /// config records every value the model uses.
+    fn fill_family_defaults(&mut self) {
+        if self.arch != Arch::Llama {
+            return;
+        }
+        let m = self.to_model_config(1);
+        self.ffn_width.get_or_insert(m.ffn_width());
+        self.rope_theta.get_or_insert(m.rope_theta());
+        self.norm_eps.get_or_insert(ladder_model::DEFAULT_NORM_EPS);
+        self.tie_embeddings.get_or_insert(m.tie_embeddings());
+    }
+
+    fn to_model_config(&self, vocab_size: usize) -> ladder_model::ModelConfig {
+        ladder_model::ModelConfig {
+            n_layer: self.n_layer,
+            n_embd: self.n_embd,
+            n_head: self.n_head,
+            block_size: self.block_size,
+            vocab_size,
+            arch: self.arch,
+            ffn_width: self.ffn_width,
+            norm: self.arch.norm(),
+            rope_theta: self.rope_theta,
+            norm_eps: self.norm_eps.map(|e| e as f32),
+            tie_embeddings: self.tie_embeddings,
+        }
+    }
 }
 
 impl Default for ModelSection {
@@ -85,6 +147,10 @@ impl Default for ModelSection {
             n_head: 4,
             block_size: 256,
             vocab_size: 0,
+            ffn_width: None,
+            rope_theta: None,
+            norm_eps: None,
+            tie_embeddings: None,
         }
     }
 }
@@ -324,7 +390,9 @@ impl Config {
         for arg in sets {
             apply_set(&mut table, arg)?;
         }
-        Config::from_table(table, "invalid config")
+        let mut c = Config::from_table(table, "invalid config")?;
+        c.model.fill_family_defaults();
+        Ok(c)
     }
 
     /// Parses a complete config file (a run's `config.toml`), filling absent keys with defaults.
@@ -385,6 +453,9 @@ impl Config {
                 suggest: m.n_embd.div_ceil(m.n_head) * m.n_head,
             });
         }
+        // The family's own checks (ffn_width, norm_eps, rope_theta, even head size for rotary,
+        // keys the family refuses); the vocabulary is resolved later, so any positive stand-in.
+        m.to_model_config(m.vocab_size.max(1)).validate()?;
         if t.seq_len > m.block_size {
             return Err(Error::SeqLenTooLong {
                 seq_len: t.seq_len,
@@ -432,15 +503,7 @@ impl Config {
 
     /// The model shape as `ladder_model` wants it; `vocab_size` must be resolved (non-zero).
     pub fn model_config(&self) -> ladder_model::ModelConfig {
-        ladder_model::ModelConfig {
-            n_layer: self.model.n_layer,
-            n_embd: self.model.n_embd,
-            n_head: self.model.n_head,
-            block_size: self.model.block_size,
-            vocab_size: self.model.vocab_size,
-            arch: self.model.arch,
-            ..ladder_model::ModelConfig::default()
-        }
+        self.model.to_model_config(self.model.vocab_size)
     }
 
     /// sha256 of [`Config::to_toml`]: identifies the config in checkpoints.
