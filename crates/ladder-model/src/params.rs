@@ -390,6 +390,33 @@ mod tests {
     }
 
     #[test]
+    fn fused_views_cover_adjacent_parts() {
+        let cfg = ModelConfig {
+            arch: crate::Arch::Llama,
+            norm: crate::NormKind::RmsNorm,
+            ffn_width: Some(24),
+            ..tiny()
+        };
+        let l = ParamLayout::new(&cfg);
+        let v = l.views();
+        let buf: Vec<f32> = (0..l.len).map(|i| i as f32).collect();
+        let b = v.block(&buf, 1);
+        let q = l.get("model.layers.1.self_attn.q_proj.weight").unwrap();
+        let qkv = b.req(Role::QkvLinear);
+        assert_eq!((qkv[0], qkv.len()), (q.offset as f32, 3 * 16 * 16));
+        let gate = l.get("model.layers.1.mlp.gate_proj.weight").unwrap();
+        let gu = b.req(Role::GateUpLinear);
+        assert_eq!((gu[0], gu.len()), (gate.offset as f32, 2 * 24 * 16));
+        assert!(
+            b.opt(Role::QProj).is_none(),
+            "parts are read only through the fused view"
+        );
+        let mut buf2 = buf.clone();
+        let mut bm = v.block_mut(&mut buf2, 1);
+        assert_eq!(bm.take(Role::GateUpLinear).len(), 2 * 24 * 16);
+    }
+
+    #[test]
     fn init_params_is_deterministic_and_follows_design() {
         let cfg = tiny();
         let a = init_params(&cfg, 7);

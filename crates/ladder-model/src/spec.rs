@@ -610,6 +610,41 @@ mod tests {
     }
 
     #[test]
+    fn llama_spec_is_valid_and_its_fused_parts_must_be_adjacent() {
+        let cfg = ModelConfig {
+            arch: Arch::Llama,
+            norm: NormKind::RmsNorm,
+            ..ModelConfig::default()
+        };
+        let spec = ArchSpec::llama(&cfg);
+        spec.validate().unwrap();
+        assert_eq!(spec.family(), Family::Llama);
+        assert_eq!(
+            ArchSpec::gpt2(&ModelConfig::default()).family(),
+            Family::Gpt2
+        );
+        assert_eq!(spec.block_prefix(), "model.layers.");
+        let mut swapped = spec.clone();
+        swapped.block.swap(2, 3); // k before q
+        let e = swapped.validate().unwrap_err().to_string();
+        assert!(e.contains("adjacent") && e.contains("QkvLinear"), "{e}");
+        let mut broken = spec.clone();
+        broken.block.retain(|t| t.role != Role::UpProj);
+        let e = broken.validate().unwrap_err().to_string();
+        assert!(e.contains("UpProj"), "{e}");
+        let mut foreign = spec;
+        foreign.block.push(TensorDef::new(
+            Role::FcBias,
+            Place::Block,
+            "x",
+            vec![4],
+            Init::Zeros,
+        ));
+        let e = foreign.validate().unwrap_err().to_string();
+        assert!(e.contains("FcBias") && e.contains("not used"), "{e}");
+    }
+
+    #[test]
     fn block_groups_are_recognised() {
         assert!(is_block_group("h.0") && is_block_group("h.12"));
         assert!(!is_block_group("wte") && !is_block_group("h.") && !is_block_group("h.x"));

@@ -632,6 +632,66 @@ mod tests {
     }
 
     #[test]
+    fn llama_keys_are_optional_typed_and_filled_for_llama_only() {
+        // GPT-2 configs carry none of them: the resolved TOML (and its hash) is as before.
+        let g = Config::resolve(Some(Preset::S), None, &sets(&["train.steps=1"])).unwrap();
+        let text = g.to_toml();
+        for key in ["ffn_width", "rope_theta", "norm_eps", "tie_embeddings"] {
+            assert!(!text.contains(key), "{key} in\n{text}");
+        }
+        // A Llama config records every value its model uses.
+        let l = Config::resolve(
+            Some(Preset::S),
+            None,
+            &sets(&["train.steps=1", "model.arch=llama", "model.rope_theta=5e5"]),
+        )
+        .unwrap();
+        l.validate().unwrap();
+        assert_eq!(l.model.ffn_width, Some(688));
+        assert_eq!(l.model.rope_theta, Some(5e5));
+        assert_eq!(l.model.norm_eps, Some(1e-5));
+        assert_eq!(l.model.tie_embeddings, Some(true));
+        let m = l.model_config();
+        assert_eq!(
+            (m.arch, m.norm),
+            (Arch::Llama, ladder_model::NormKind::RmsNorm)
+        );
+        let back: Config = toml::from_str(&l.to_toml()).unwrap();
+        assert_eq!(back, l);
+        // Types are checked although the keys are absent from the defaults.
+        let e = Config::resolve(None, None, &sets(&["model.tie_embeddings=3"])).unwrap_err();
+        assert!(e.to_string().contains("model.tie_embeddings"), "{e}");
+        let e = Config::resolve(None, None, &sets(&["model.ffn_wdth=3"])).unwrap_err();
+        assert!(
+            e.to_string().contains("ffn_width"),
+            "the valid keys are listed: {e}"
+        );
+        // Values are checked by the family.
+        let bad = |s: &[&str], want: &str| {
+            let mut all = sets(&["train.steps=1", "model.arch=llama"]);
+            all.extend(sets(s));
+            let e = Config::resolve(None, None, &all)
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{s:?}: {e}");
+        };
+        bad(&["model.norm_eps=0"], "norm_eps = 0");
+        bad(&["model.rope_theta=-2"], "rope_theta = -2");
+        bad(&["model.ffn_width=0"], "ffn_width must be > 0");
+        bad(&["model.n_embd=36", "model.n_head=4"], "must be even");
+        let e = Config::resolve(
+            None,
+            None,
+            &sets(&["train.steps=1", "model.rope_theta=1e4"]),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("GPT-2 learns its positions"), "{e}");
+    }
+
+    #[test]
     fn durations_parse() {
         let d = |s: &str| parse_duration(s).unwrap().map(|d| d.as_secs_f64());
         assert_eq!(d(""), None);
