@@ -155,7 +155,7 @@ impl ModelConfig {
                 problem: "must be a positive number (e.g. 10000)",
             });
         }
-        if self.head_size() % 2 != 0 {
+        if !self.head_size().is_multiple_of(2) {
             return Err(Error::BadValue {
                 field: "n_embd / n_head",
                 value: self.head_size().to_string(),

@@ -1,5 +1,6 @@
-//! ladder_model: the GPT-2 model of DESIGN §2 on the CPU: config, architecture specs, flat
-//! parameter layout, forward/backward kernels behind a backend seam, AdamW. No file or network I/O.
+//! ladder_model: the GPT-2 model of DESIGN §2 and a Llama-style family (Hugging Face
+//! `LlamaForCausalLM`) on the CPU: config, architecture specs, flat parameter layout,
+//! forward/backward kernels behind a backend seam, AdamW. No file or network I/O.
 //! `docs/architecture.md` describes the seams.
 //!
 //! # Brief overview

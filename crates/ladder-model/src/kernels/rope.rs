@@ -13,7 +13,10 @@ use super::par::rows_per_chunk;
 /// Face's `LlamaRotaryEmbedding` does in float32: inv_freq = 1 / θ^(2j/HS) and angle =
 /// pos·inv_freq rounded to f32, then cos and sin of that angle.
 pub fn table(theta: f64, hs: usize, positions: usize) -> (Vec<f32>, Vec<f32>) {
-    assert!(hs % 2 == 0, "rotary embeddings need an even head size");
+    assert!(
+        hs.is_multiple_of(2),
+        "rotary embeddings need an even head size"
+    );
     let half = hs / 2;
     let inv: Vec<f32> = (0..half)
         .map(|j| {
@@ -74,10 +77,10 @@ fn apply(
     inverse: bool,
 ) {
     let n = qkv.len() / (3 * c).max(1);
-    assert!(c > 0 && nh > 0 && c % nh == 0 && qkv.len() == n * 3 * c && t > 0);
+    assert!(c > 0 && nh > 0 && c.is_multiple_of(nh) && qkv.len() == n * 3 * c && t > 0);
     let hs = c / nh;
     let half = hs / 2;
-    assert!(hs % 2 == 0 && cos.len() == sin.len());
+    assert!(hs.is_multiple_of(2) && cos.len() == sin.len());
     assert!(
         cos.len() >= (pos0 + t.min(n)) * half,
         "rotary table too short"
