@@ -18,7 +18,9 @@
 
 use std::ops::DerefMut;
 
-use crate::kernels::{attention, crossentropy, embedding, gelu, layernorm, matmul, residual};
+use crate::kernels::{
+    attention, crossentropy, embedding, gelu, layernorm, matmul, residual, rmsnorm, rope, swiglu,
+};
 
 /// AdamW's per-step constants (see [`crate::AdamW`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,6 +72,10 @@ pub trait Backend: Send + Sync {
         t: usize,
         c: usize,
     );
+    /// out (N, C) = wte[inp] (no position table: rotary families).
+    fn token_embedding_forward(&self, out: &mut [f32], inp: &[u32], wte: &[f32], c: usize);
+    /// dwte += scatter of dout (N, C).
+    fn token_embedding_backward(&self, dwte: &mut [f32], dout: &[f32], inp: &[u32], c: usize);
     /// y = LayerNorm(x)·w + b, saving per-row mean and 1/std.
     fn layernorm_forward(
         &self,
@@ -175,6 +181,56 @@ pub trait Backend: Send + Sync {
         accumulate: bool,
         lookahead: usize,
     );
+    /// out (N, OC) = resid + inp (N, IC) · wᵀ with w (OC, IC): an `nn.Linear` projection with
+    /// the residual add fused.
+    fn matmul_nt_forward_residual(
+        &self,
+        out: &mut [f32],
+        resid: &[f32],
+        inp: &[f32],
+        w: &[f32],
+        ic: usize,
+        oc: usize,
+    );
+    /// y = RMSNorm(x)·w, saving per-row 1/rms.
+    fn rmsnorm_forward(&self, y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], eps: f32);
+    /// dx, dw += backward of [`Backend::rmsnorm_forward`].
+    fn rmsnorm_backward(
+        &self,
+        dx: &mut [f32],
+        dw: &mut [f32],
+        dy: &[f32],
+        x: &[f32],
+        w: &[f32],
+        rstd: &[f32],
+    );
+    /// Rotates the q and k parts of qkv (N, 3C) in place; row r at position `pos0 + r % t`,
+    /// angles from the tables (positions, HS/2).
+    fn rope_forward(
+        &self,
+        qkv: &mut [f32],
+        cos: &[f32],
+        sin: &[f32],
+        t: usize,
+        c: usize,
+        nh: usize,
+        pos0: usize,
+    );
+    /// Backward of [`Backend::rope_forward`], in place on dqkv.
+    fn rope_backward(
+        &self,
+        dqkv: &mut [f32],
+        cos: &[f32],
+        sin: &[f32],
+        t: usize,
+        c: usize,
+        nh: usize,
+        pos0: usize,
+    );
+    /// h (N, F) = silu(gate)·up from gu (N, 2F) rows of gate | up.
+    fn swiglu_forward(&self, h: &mut [f32], gu: &[f32], f: usize);
+    /// dgu (N, 2F) = backward of [`Backend::swiglu_forward`], overwriting.
+    fn swiglu_backward(&self, dgu: &mut [f32], dh: &[f32], gu: &[f32], f: usize);
     /// y = GELU(x) (tanh approximation).
     fn gelu_forward(&self, y: &mut [f32], x: &[f32]);
     /// d ← d · GELU'(x), in place.
@@ -231,6 +287,14 @@ impl Backend for Cpu {
         c: usize,
     ) {
         embedding::backward(dwte, dwpe, dout, inp, t, c)
+    }
+    #[inline]
+    fn token_embedding_forward(&self, out: &mut [f32], inp: &[u32], wte: &[f32], c: usize) {
+        embedding::tokens_forward(out, inp, wte, c)
+    }
+    #[inline]
+    fn token_embedding_backward(&self, dwte: &mut [f32], dout: &[f32], inp: &[u32], c: usize) {
+        embedding::tokens_backward(dwte, dout, inp, c)
     }
     #[inline]
     fn layernorm_forward(
@@ -356,6 +420,68 @@ impl Backend for Cpu {
         lookahead: usize,
     ) {
         attention::backward_impl(dqkv, datt, dy, qkv, att, b, t, c, nh, accumulate, lookahead)
+    }
+    #[inline]
+    fn matmul_nt_forward_residual(
+        &self,
+        out: &mut [f32],
+        resid: &[f32],
+        inp: &[f32],
+        w: &[f32],
+        ic: usize,
+        oc: usize,
+    ) {
+        matmul::forward_nt_residual(out, resid, inp, w, ic, oc)
+    }
+    #[inline]
+    fn rmsnorm_forward(&self, y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+        rmsnorm::forward(y, rstd, x, w, eps)
+    }
+    #[inline]
+    fn rmsnorm_backward(
+        &self,
+        dx: &mut [f32],
+        dw: &mut [f32],
+        dy: &[f32],
+        x: &[f32],
+        w: &[f32],
+        rstd: &[f32],
+    ) {
+        rmsnorm::backward(dx, dw, dy, x, w, rstd)
+    }
+    #[inline]
+    fn rope_forward(
+        &self,
+        qkv: &mut [f32],
+        cos: &[f32],
+        sin: &[f32],
+        t: usize,
+        c: usize,
+        nh: usize,
+        pos0: usize,
+    ) {
+        rope::forward(qkv, cos, sin, t, c, nh, pos0)
+    }
+    #[inline]
+    fn rope_backward(
+        &self,
+        dqkv: &mut [f32],
+        cos: &[f32],
+        sin: &[f32],
+        t: usize,
+        c: usize,
+        nh: usize,
+        pos0: usize,
+    ) {
+        rope::backward(dqkv, cos, sin, t, c, nh, pos0)
+    }
+    #[inline]
+    fn swiglu_forward(&self, h: &mut [f32], gu: &[f32], f: usize) {
+        swiglu::forward(h, gu, f)
+    }
+    #[inline]
+    fn swiglu_backward(&self, dgu: &mut [f32], dh: &[f32], gu: &[f32], f: usize) {
+        swiglu::backward(dgu, dh, gu, f)
     }
     #[inline]
     fn gelu_forward(&self, y: &mut [f32], x: &[f32]) {

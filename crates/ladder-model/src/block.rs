@@ -77,3 +77,42 @@ pub(crate) fn forward<B: Backend>(
         c,
     );
 }
+
+/// Rotary angles for the rows of one forward: row r is at position `pos0 + r % t`.
+pub(crate) struct Rope<'a> {
+    pub cos: &'a [f32],
+    pub sin: &'a [f32],
+    pub t: usize,
+    pub nh: usize,
+    pub pos0: usize,
+}
+
+/// The Llama block (HF `LlamaDecoderLayer`):
+/// `out = resid2 + down(silu(gate(n2)) ⊙ up(n2))`, `n2 = rmsnorm2(resid2)`,
+/// `resid2 = resid + o(attend(rope(qkv(rmsnorm1(resid)))))`. `a.fch` holds gate | up (N, 2F),
+/// `a.fch_gelu` the SwiGLU output (N, F), `a.qkv` the rotated q, k and v; the norms save 1/rms
+/// in `ln*_rstd` (`ln*_mean` unused).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_llama<B: Backend>(
+    be: &B,
+    p: &Parts<&[f32]>,
+    a: BlockActs<'_>,
+    resid: &[f32],
+    out: &mut [f32],
+    c: usize,
+    f: usize,
+    eps: f32,
+    rope: &Rope<'_>,
+    attend: impl FnOnce(&mut [f32], &[f32]),
+) {
+    use Role::*;
+    be.rmsnorm_forward(a.ln1, a.ln1_rstd, resid, p.req(Norm1Weight), eps);
+    be.matmul_nt_forward(a.qkv, a.ln1, p.req(QkvLinear), c, 3 * c);
+    be.rope_forward(a.qkv, rope.cos, rope.sin, rope.t, c, rope.nh, rope.pos0);
+    attend(a.atty, a.qkv);
+    be.matmul_nt_forward_residual(a.resid2, resid, a.atty, p.req(OProj), c, c);
+    be.rmsnorm_forward(a.ln2, a.ln2_rstd, a.resid2, p.req(Norm2Weight), eps);
+    be.matmul_nt_forward(a.fch, a.ln2, p.req(GateUpLinear), c, 2 * f);
+    be.swiglu_forward(a.fch_gelu, a.fch, f);
+    be.matmul_nt_forward_residual(out, a.resid2, a.fch_gelu, p.req(DownProj), f, c);
+}

@@ -22,7 +22,8 @@ pub struct ModelConfig {
     /// Model family (its [`ArchSpec`] lays out the parameters).
     #[serde(default)]
     pub arch: Arch,
-    /// Hidden width F of the MLP; `None` = the family's default (4·C for GPT-2).
+    /// Hidden width F of the MLP; `None` = the family's default (4·C for GPT-2; for Llama
+    /// ⌈⌈8·C/3⌉/16⌉·16, i.e. ⅔·4·C rounded up to a multiple of 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ffn_width: Option<usize>,
     /// Normalisation layers.
@@ -32,6 +33,14 @@ pub struct ModelConfig {
     /// positions), which refuses a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_theta: Option<f64>,
+    /// RMSNorm epsilon for families with RMSNorm (`None`: 1e-5); GPT-2 (LayerNorm eps 1e-5,
+    /// fixed) refuses a value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_eps: Option<f32>,
+    /// Whether the output head shares the token embedding (`None`: tied). GPT-2 is always tied
+    /// and refuses `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_embeddings: Option<bool>,
 }
 
 impl Default for ModelConfig {
@@ -47,12 +56,21 @@ impl Default for ModelConfig {
             ffn_width: None,
             norm: NormKind::LayerNorm,
             rope_theta: None,
+            norm_eps: None,
+            tie_embeddings: None,
         }
     }
 }
 
 /// Padding granularity of the vocabulary: the lm-head matmul then tiles evenly.
 const VOCAB_PAD: usize = 64;
+
+/// Default RMSNorm epsilon (the same as GPT-2's LayerNorm, so the families differ by design only);
+/// f64 so that configs write it as `1e-5`, used as f32.
+pub const DEFAULT_NORM_EPS: f64 = 1e-5;
+
+/// Default rotary base θ (Llama 1/2, HF `LlamaConfig`).
+pub const DEFAULT_ROPE_THETA: f64 = 10000.0;
 
 impl ModelConfig {
     /// Checks every dimension is positive, `n_embd % n_head == 0` and that token ids fit `u32`.
@@ -83,13 +101,83 @@ impl ModelConfig {
                 max,
             });
         }
-        if let (Arch::Gpt2, Some(theta)) = (self.arch, self.rope_theta) {
+        if self.norm != self.arch.norm() {
             return Err(Error::Unsupported {
                 arch: self.arch.name(),
-                what: format!("rope_theta = {theta} (GPT-2 learns its positions; leave it unset)"),
+                what: format!("norm {:?} (its norm is {:?})", self.norm, self.arch.norm()),
+            });
+        }
+        match self.arch {
+            Arch::Gpt2 => self.validate_gpt2(),
+            Arch::Llama => self.validate_llama(),
+        }
+    }
+
+    fn validate_gpt2(&self) -> Result<()> {
+        let unsupported = |what: String| {
+            Err(Error::Unsupported {
+                arch: self.arch.name(),
+                what,
+            })
+        };
+        if let Some(theta) = self.rope_theta {
+            return unsupported(format!(
+                "rope_theta = {theta} (GPT-2 learns its positions; leave it unset)"
+            ));
+        }
+        if let Some(eps) = self.norm_eps {
+            return unsupported(format!(
+                "norm_eps = {eps} (GPT-2's LayerNorm eps is fixed at 1e-5; leave it unset)"
+            ));
+        }
+        if self.tie_embeddings == Some(false) {
+            return unsupported(
+                "tie_embeddings = false (GPT-2 ties its head to wte; leave it unset)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_llama(&self) -> Result<()> {
+        let eps = self.norm_eps();
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(Error::BadValue {
+                field: "norm_eps",
+                value: eps.to_string(),
+                problem: "must be a positive number (e.g. 1e-5)",
+            });
+        }
+        let theta = self.rope_theta();
+        if !(theta > 0.0 && theta.is_finite()) {
+            return Err(Error::BadValue {
+                field: "rope_theta",
+                value: theta.to_string(),
+                problem: "must be a positive number (e.g. 10000)",
+            });
+        }
+        if !self.head_size().is_multiple_of(2) {
+            return Err(Error::BadValue {
+                field: "n_embd / n_head",
+                value: self.head_size().to_string(),
+                problem: "must be even: rotary embeddings rotate pairs of channels",
             });
         }
         Ok(())
+    }
+
+    /// The RMSNorm epsilon (`norm_eps`, default [`DEFAULT_NORM_EPS`]).
+    pub fn norm_eps(&self) -> f32 {
+        self.norm_eps.unwrap_or(DEFAULT_NORM_EPS as f32)
+    }
+
+    /// The rotary base θ (`rope_theta`, default [`DEFAULT_ROPE_THETA`]).
+    pub fn rope_theta(&self) -> f64 {
+        self.rope_theta.unwrap_or(DEFAULT_ROPE_THETA)
+    }
+
+    /// Whether the output head is the token embedding (default true).
+    pub fn tie_embeddings(&self) -> bool {
+        self.tie_embeddings.unwrap_or(true)
     }
 
     /// The family's parameter spec for this shape.
@@ -97,9 +185,13 @@ impl ModelConfig {
         ArchSpec::of(self)
     }
 
-    /// Hidden width F of the MLP (`ffn_width`, or 4·C by default).
+    /// Hidden width F of the MLP (`ffn_width`, or the family's default: 4·C for GPT-2;
+    /// ⅔·4·C rounded up to a multiple of 16 for Llama, e.g. 688 for C = 256, 176 for C = 64).
     pub fn ffn_width(&self) -> usize {
-        self.ffn_width.unwrap_or(4 * self.n_embd)
+        self.ffn_width.unwrap_or(match self.arch {
+            Arch::Gpt2 => 4 * self.n_embd,
+            Arch::Llama => (8 * self.n_embd).div_ceil(3).div_ceil(16) * 16,
+        })
     }
 
     /// Head size HS = C / NH.

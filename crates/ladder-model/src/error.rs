@@ -43,6 +43,16 @@ pub enum Error {
         /// The value and how to fix it.
         what: String,
     },
+    /// A config value out of its range.
+    #[error("model config: {field} = {value} {problem}")]
+    BadValue {
+        /// The config field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong and how to fix it.
+        problem: &'static str,
+    },
     /// A batch dimension is zero.
     #[error("workspace: batch size must be > 0")]
     ZeroBatch,

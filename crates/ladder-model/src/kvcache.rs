@@ -3,11 +3,11 @@
 //! attention over the cached keys and values in place of the full causal attention.
 
 use crate::backend::{Backend, Cpu};
-use crate::block::{self, BlockActs};
+use crate::block::{self, BlockActs, Rope};
 use crate::error::{Error, Result};
-use crate::kernels::simd;
+use crate::kernels::{rope, simd};
 use crate::params::ParamLayout;
-use crate::spec::{ArchSpec, Role};
+use crate::spec::{ArchSpec, Family, Role};
 use crate::ModelConfig;
 
 /// Keys and values of every layer for the positions fed so far, plus scratch for one token.
@@ -17,6 +17,9 @@ pub struct KvCache<B: Backend = Cpu> {
     layout: ParamLayout,
     cap: usize,
     len: usize,
+    family: Family,
+    rope_cos: Vec<f32>, // (cap, HS/2) rotary tables (Llama; empty for GPT-2)
+    rope_sin: Vec<f32>,
     k: Vec<f32>,      // (L, cap, C)
     v: Vec<f32>,      // (L, cap, C)
     x: B::Buf,        // (C) residual stream
@@ -26,7 +29,7 @@ pub struct KvCache<B: Backend = Cpu> {
     qkv: B::Buf,      // (3C)
     y: B::Buf,        // (C) attention output
     resid2: B::Buf,   // (C)
-    fc: B::Buf,       // (F)
+    fc: B::Buf,       // (F); Llama: (2F) gate | up
     fc_act: B::Buf,   // (F)
     scores: Vec<f32>, // (cap)
     logits: B::Buf,   // (Vp)
@@ -56,11 +59,22 @@ impl<B: Backend> KvCache<B> {
     ) -> Self {
         let cap = max_len.min(cfg.block_size);
         let (l, c, f) = (cfg.n_layer, cfg.n_embd, cfg.ffn_width());
+        let family = layout.family();
+        let (rope_cos, rope_sin, fw) = match family {
+            Family::Llama => {
+                let (cos, sin) = rope::table(cfg.rope_theta(), c / cfg.n_head, cap);
+                (cos, sin, 2 * f)
+            }
+            Family::Gpt2 => (Vec::new(), Vec::new(), f),
+        };
         KvCache {
             cfg: cfg.clone(),
             layout,
             cap,
             len: 0,
+            family,
+            rope_cos,
+            rope_sin,
             k: vec![0.0; l * cap * c],
             v: vec![0.0; l * cap * c],
             x: be.alloc(c),
@@ -70,7 +84,7 @@ impl<B: Backend> KvCache<B> {
             qkv: be.alloc(3 * c),
             y: be.alloc(c),
             resid2: be.alloc(c),
-            fc: be.alloc(f),
+            fc: be.alloc(fw),
             fc_act: be.alloc(f),
             scores: vec![0.0; cap],
             logits: be.alloc(cfg.padded_vocab_size()),
@@ -122,17 +136,30 @@ impl<B: Backend> KvCache<B> {
         let scale = 1.0 / (hs as f32).sqrt();
         let views = self.layout.views();
         let be = &self.be;
+        let llama = self.family == Family::Llama;
         let wte = views.global(params, Role::TokenEmbedding);
-        let wpe = views.global(params, Role::PositionEmbedding);
         let tok = token as usize;
-        for ((x, &a), &b) in self
-            .x
-            .iter_mut()
-            .zip(&wte[tok * c..(tok + 1) * c])
-            .zip(&wpe[pos * c..(pos + 1) * c])
-        {
-            *x = a + b;
+        if llama {
+            self.x.copy_from_slice(&wte[tok * c..(tok + 1) * c]);
+        } else {
+            let wpe = views.global(params, Role::PositionEmbedding);
+            for ((x, &a), &b) in self
+                .x
+                .iter_mut()
+                .zip(&wte[tok * c..(tok + 1) * c])
+                .zip(&wpe[pos * c..(pos + 1) * c])
+            {
+                *x = a + b;
+            }
         }
+        let eps = self.cfg.norm_eps();
+        let rope = Rope {
+            cos: &self.rope_cos,
+            sin: &self.rope_sin,
+            t: 1,
+            nh,
+            pos0: pos,
+        };
         let [m1, r1, m2, r2] = &mut self.stat;
         for l in 0..self.cfg.n_layer {
             let p = views.block(params, l);
@@ -178,18 +205,39 @@ impl<B: Backend> KvCache<B> {
                 fch: &mut self.fc,
                 fch_gelu: &mut self.fc_act,
             };
-            block::forward(be, &p, acts, &self.x_in, &mut self.x, c, f, attend);
+            if llama {
+                let (x_in, x) = (&self.x_in, &mut self.x);
+                block::forward_llama(be, &p, acts, x_in, x, c, f, eps, &rope, attend);
+            } else {
+                block::forward(be, &p, acts, &self.x_in, &mut self.x, c, f, attend);
+            }
         }
-        be.layernorm_forward(
-            &mut self.ln1,
-            std::slice::from_mut(m1),
-            std::slice::from_mut(r1),
-            &self.x,
-            views.global(params, Role::FinalNormWeight),
-            views.global(params, Role::FinalNormBias),
-        );
+        let head = if llama {
+            be.rmsnorm_forward(
+                &mut self.ln1,
+                std::slice::from_mut(r1),
+                &self.x,
+                views.global(params, Role::FinalNormWeight),
+                eps,
+            );
+            if self.layout.has(Role::LmHead) {
+                views.global(params, Role::LmHead)
+            } else {
+                wte
+            }
+        } else {
+            be.layernorm_forward(
+                &mut self.ln1,
+                std::slice::from_mut(m1),
+                std::slice::from_mut(r1),
+                &self.x,
+                views.global(params, Role::FinalNormWeight),
+                views.global(params, Role::FinalNormBias),
+            );
+            wte
+        };
         let vp = self.cfg.padded_vocab_size();
-        be.matmul_nt_forward(&mut self.logits, &self.ln1, wte, c, vp);
+        be.matmul_nt_forward(&mut self.logits, &self.ln1, head, c, vp);
         be.sync();
         self.len += 1;
         Ok(&self.logits[..v])

@@ -1,5 +1,6 @@
-//! ladder_model: the GPT-2 model of DESIGN §2 on the CPU: config, architecture specs, flat
-//! parameter layout, forward/backward kernels behind a backend seam, AdamW. No file or network I/O.
+//! ladder_model: the GPT-2 model of DESIGN §2 and a Llama-style family (Hugging Face
+//! `LlamaForCausalLM`) on the CPU: config, architecture specs, flat parameter layout,
+//! forward/backward kernels behind a backend seam, AdamW. No file or network I/O.
 //! `docs/architecture.md` describes the seams.
 //!
 //! # Brief overview
@@ -33,7 +34,7 @@ mod stats;
 mod workspace;
 
 pub use backend::{AdamWHyper, Backend, Cpu};
-pub use config::ModelConfig;
+pub use config::{ModelConfig, DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA};
 pub use error::{Error, Result};
 pub use faults::Faults;
 pub use kvcache::KvCache;

@@ -72,7 +72,7 @@ impl ParamLayout {
         let mut views = Views {
             global: [None; Role::COUNT],
             global_order: Vec::new(),
-            block_order: spec.block.iter().map(|d| (d.role, d.mem)).collect(),
+            block_order: fused_block_order(spec),
             blocks: 0,
             stride: spec.block.iter().map(|d| d.mem).sum(),
         };
@@ -114,9 +114,45 @@ impl ParamLayout {
         self.tensors.iter().find(|t| t.name == name)
     }
 
+    /// Whether the layout has a tensor of this role.
+    pub fn has(&self, role: Role) -> bool {
+        self.tensors.iter().any(|t| t.role == role)
+    }
+
+    /// The block code this layout's spec needs (see [`ArchSpec::family`]).
+    pub(crate) fn family(&self) -> crate::spec::Family {
+        if self.has(Role::QProj) {
+            crate::spec::Family::Llama
+        } else {
+            crate::spec::Family::Gpt2
+        }
+    }
+
     pub(crate) fn views(&self) -> &Views {
         &self.views
     }
+}
+
+/// A block's (role, memory length) in buffer order, with each complete run of fused parts
+/// (`q_proj, k_proj, v_proj`) replaced by their fused role (`QkvLinear`) covering all of them:
+/// the model code reads the parts only as one matrix.
+fn fused_block_order(spec: &ArchSpec) -> Vec<(Role, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < spec.block.len() {
+        let d = &spec.block[i];
+        if let Some((fused, parts)) = d.role.fused_into() {
+            let run = &spec.block[i..(i + parts.len()).min(spec.block.len())];
+            if run.iter().map(|t| t.role).eq(parts.iter().copied()) {
+                out.push((fused, run.iter().map(|t| t.mem).sum()));
+                i += parts.len();
+                continue;
+            }
+        }
+        out.push((d.role, d.mem));
+        i += 1;
+    }
+    out
 }
 
 /// Role-indexed views of a flat buffer, built from the layout once: the model code asks for
@@ -351,6 +387,33 @@ mod tests {
             bm.take(Role::FcProjWeight)[0],
             l.get("transformer.h.1.mlp.c_proj.weight").unwrap().offset as f32
         );
+    }
+
+    #[test]
+    fn fused_views_cover_adjacent_parts() {
+        let cfg = ModelConfig {
+            arch: crate::Arch::Llama,
+            norm: crate::NormKind::RmsNorm,
+            ffn_width: Some(24),
+            ..tiny()
+        };
+        let l = ParamLayout::new(&cfg);
+        let v = l.views();
+        let buf: Vec<f32> = (0..l.len).map(|i| i as f32).collect();
+        let b = v.block(&buf, 1);
+        let q = l.get("model.layers.1.self_attn.q_proj.weight").unwrap();
+        let qkv = b.req(Role::QkvLinear);
+        assert_eq!((qkv[0], qkv.len()), (q.offset as f32, 3 * 16 * 16));
+        let gate = l.get("model.layers.1.mlp.gate_proj.weight").unwrap();
+        let gu = b.req(Role::GateUpLinear);
+        assert_eq!((gu[0], gu.len()), (gate.offset as f32, 2 * 24 * 16));
+        assert!(
+            b.opt(Role::QProj).is_none(),
+            "parts are read only through the fused view"
+        );
+        let mut buf2 = buf.clone();
+        let mut bm = v.block_mut(&mut buf2, 1);
+        assert_eq!(bm.take(Role::GateUpLinear).len(), 2 * 24 * 16);
     }
 
     #[test]

@@ -12,13 +12,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 
-/// Model family. Only GPT-2 exists today; a Llama spec (RMSNorm, rotary, SwiGLU) comes next.
+/// Model family.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     /// Hugging Face `GPT2LMHeadModel` (DESIGN §2).
     #[default]
     Gpt2,
+    /// Hugging Face `LlamaForCausalLM`: RMSNorm, rotary positions, SwiGLU MLP, no biases.
+    Llama,
 }
 
 impl Arch {
@@ -26,6 +28,15 @@ impl Arch {
     pub fn name(self) -> &'static str {
         match self {
             Arch::Gpt2 => "gpt2",
+            Arch::Llama => "llama",
+        }
+    }
+
+    /// The family's normalisation layer.
+    pub fn norm(self) -> NormKind {
+        match self {
+            Arch::Gpt2 => NormKind::LayerNorm,
+            Arch::Llama => NormKind::RmsNorm,
         }
     }
 }
@@ -37,6 +48,8 @@ pub enum NormKind {
     /// LayerNorm with weight and bias, eps 1e-5 (GPT-2).
     #[default]
     LayerNorm,
+    /// RMSNorm with a weight only, eps `norm_eps` (Llama).
+    RmsNorm,
 }
 
 /// What a tensor does. The model code asks a layout for a role; a spec decides which roles exist.
@@ -76,11 +89,33 @@ pub enum Role {
     FinalNormWeight,
     /// Final norm: bias.
     FinalNormBias,
+    /// Query projection, `nn.Linear` layout `[C, C]` (out, in); part of [`Role::QkvLinear`].
+    QProj,
+    /// Key projection `[C, C]`; part of [`Role::QkvLinear`].
+    KProj,
+    /// Value projection `[C, C]`; part of [`Role::QkvLinear`].
+    VProj,
+    /// Attention output projection, `nn.Linear` layout `[C, C]`.
+    OProj,
+    /// SwiGLU gate projection `[F, C]`; part of [`Role::GateUpLinear`].
+    GateProj,
+    /// SwiGLU up projection `[F, C]`; part of [`Role::GateUpLinear`].
+    UpProj,
+    /// SwiGLU down projection `[C, F]`.
+    DownProj,
+    /// Untied output head `[V, C]`, rows padded to `Vp` in memory (absent: the head is tied to
+    /// [`Role::TokenEmbedding`]).
+    LmHead,
+    /// Not a tensor of a spec: `q_proj | k_proj | v_proj` as one `[3C, C]` matrix (they are
+    /// adjacent in the buffer), so one matmul yields the packed q|k|v rows attention reads.
+    QkvLinear,
+    /// Not a tensor of a spec: `gate_proj | up_proj` as one `[2F, C]` matrix.
+    GateUpLinear,
 }
 
 impl Role {
     /// Number of roles (the size of per-role lookup tables).
-    pub const COUNT: usize = Role::FinalNormBias as usize + 1;
+    pub const COUNT: usize = Role::GateUpLinear as usize + 1;
 
     /// Whether the model runs without this tensor (biases; the kernels then add nothing).
     pub fn optional(self) -> bool {
@@ -88,6 +123,18 @@ impl Role {
             self,
             Role::QkvBias | Role::AttnProjBias | Role::FcBias | Role::FcProjBias
         )
+    }
+
+    /// The fused view this tensor is a part of: a spec lists the parts adjacent and in this
+    /// order, and the model reads them as one matrix (`QkvLinear`, `GateUpLinear`).
+    pub fn fused_into(self) -> Option<(Role, &'static [Role])> {
+        const QKV: &[Role] = &[Role::QProj, Role::KProj, Role::VProj];
+        const GATE_UP: &[Role] = &[Role::GateProj, Role::UpProj];
+        match self {
+            Role::QProj | Role::KProj | Role::VProj => Some((Role::QkvLinear, QKV)),
+            Role::GateProj | Role::UpProj => Some((Role::GateUpLinear, GATE_UP)),
+            _ => None,
+        }
     }
 }
 
@@ -163,9 +210,21 @@ impl TensorDef {
     }
 }
 
-/// Prefix of every block tensor's name: `transformer.h.{l}.`; its group in per-layer statistics
-/// is `h.{l}`.
+/// Prefix of every GPT-2 block tensor's name: `transformer.h.{l}.`; its group in per-layer
+/// statistics is `h.{l}`.
 pub const BLOCK_PREFIX: &str = "transformer.h.";
+
+/// Prefix of every Llama block tensor's name: `model.layers.{l}.` (group `h.{l}` as for GPT-2).
+pub const LLAMA_BLOCK_PREFIX: &str = "model.layers.";
+
+/// The block code a spec needs (derived from its roles by [`ArchSpec::family`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// LayerNorm, Conv1D q|k|v, learned positions, GELU MLP, tied head.
+    Gpt2,
+    /// RMSNorm, `nn.Linear` projections, rotary positions, SwiGLU MLP, tied or untied head.
+    Llama,
+}
 
 /// Whether a per-layer statistics group (`LayerStat::layer`) is a transformer block (`h.{l}`),
 /// for every family: diagnosis uses it to tell block layers from embeddings and final norms.
@@ -197,6 +256,93 @@ impl ArchSpec {
     pub fn of(cfg: &ModelConfig) -> Self {
         match cfg.arch {
             Arch::Gpt2 => Self::gpt2(cfg),
+            Arch::Llama => Self::llama(cfg),
+        }
+    }
+
+    /// Hugging Face `LlamaForCausalLM`, `named_parameters()` order except that an untied
+    /// `lm_head.weight` sits after the token embedding (both are outside Kaplan's N):
+    /// `model.embed_tokens, [lm_head], model.layers.0.{input_layernorm, self_attn.{q,k,v,o}_proj,
+    /// post_attention_layernorm, mlp.{gate,up,down}_proj}.weight, …, model.norm.weight`.
+    /// `nn.Linear` weights are `[out, in]`; q|k|v and gate|up are adjacent, so the model reads
+    /// each group as one matrix ([`Role::QkvLinear`], [`Role::GateUpLinear`]). No biases.
+    /// Init as HF's `_init_weights`: N(0, 0.02) (`initializer_range`) for every linear and
+    /// embedding weight, no depth scaling; RMSNorm weights one.
+    pub fn llama(cfg: &ModelConfig) -> Self {
+        use Init::Ones;
+        use Place::{Block, Embedding, Final};
+        use Role::*;
+        let (c, f) = (cfg.n_embd, cfg.ffn_width());
+        let w = Init::Normal { std: 0.02 };
+        let t = TensorDef::new;
+        let padded = |def: TensorDef| TensorDef {
+            mem: cfg.padded_vocab_size() * c,
+            ..def
+        };
+        let mut embeddings = vec![padded(t(
+            TokenEmbedding,
+            Embedding,
+            "model.embed_tokens.weight",
+            vec![cfg.vocab_size, c],
+            w,
+        ))];
+        if !cfg.tie_embeddings() {
+            embeddings.push(padded(t(
+                LmHead,
+                Embedding,
+                "lm_head.weight",
+                vec![cfg.vocab_size, c],
+                w,
+            )));
+        }
+        ArchSpec {
+            name: "llama",
+            embeddings,
+            block: vec![
+                t(Norm1Weight, Block, "input_layernorm.weight", vec![c], Ones),
+                t(QProj, Block, "self_attn.q_proj.weight", vec![c, c], w),
+                t(KProj, Block, "self_attn.k_proj.weight", vec![c, c], w),
+                t(VProj, Block, "self_attn.v_proj.weight", vec![c, c], w),
+                t(OProj, Block, "self_attn.o_proj.weight", vec![c, c], w),
+                t(
+                    Norm2Weight,
+                    Block,
+                    "post_attention_layernorm.weight",
+                    vec![c],
+                    Ones,
+                ),
+                t(GateProj, Block, "mlp.gate_proj.weight", vec![f, c], w),
+                t(UpProj, Block, "mlp.up_proj.weight", vec![f, c], w),
+                t(DownProj, Block, "mlp.down_proj.weight", vec![c, f], w),
+            ],
+            finals: vec![t(
+                FinalNormWeight,
+                Final,
+                "model.norm.weight",
+                vec![c],
+                Ones,
+            )],
+            hf_architecture: "LlamaForCausalLM",
+            hf_model_type: "llama",
+        }
+    }
+
+    /// Which block code runs this spec, from the roles it has: GPT-2's (Conv1D `QkvWeight`) or
+    /// Llama's (`nn.Linear` q/k/v projections).
+    pub(crate) fn family(&self) -> Family {
+        if self.block.iter().any(|t| t.role == Role::QProj) {
+            Family::Llama
+        } else {
+            Family::Gpt2
+        }
+    }
+
+    /// Prefix of every block tensor's name: `transformer.h.` for GPT-2 specs, `model.layers.`
+    /// for Llama's (by the Hugging Face model type).
+    pub fn block_prefix(&self) -> &'static str {
+        match self.hf_model_type {
+            "llama" => LLAMA_BLOCK_PREFIX,
+            _ => BLOCK_PREFIX,
         }
     }
 
@@ -287,10 +433,11 @@ impl ArchSpec {
             .embeddings
             .iter()
             .map(|t| (t.name.to_string(), None, t));
+        let prefix = self.block_prefix();
         let blocks = (0..n_layer).flat_map(move |l| {
             self.block
                 .iter()
-                .map(move |t| (format!("{BLOCK_PREFIX}{l}.{}", t.name), Some(l), t))
+                .map(move |t| (format!("{prefix}{l}.{}", t.name), Some(l), t))
         });
         let tail = self.finals.iter().map(|t| (t.name.to_string(), None, t));
         head.chain(blocks).chain(tail)
@@ -316,7 +463,7 @@ impl ArchSpec {
             *slot = Some(t.place);
         }
         use Role::*;
-        let want = [
+        let gpt2: &[(Role, Place)] = &[
             (TokenEmbedding, Place::Embedding),
             (PositionEmbedding, Place::Embedding),
             (Norm1Weight, Place::Block),
@@ -334,10 +481,28 @@ impl ArchSpec {
             (FinalNormWeight, Place::Final),
             (FinalNormBias, Place::Final),
         ];
-        for (role, place) in want {
+        let llama: &[(Role, Place)] = &[
+            (TokenEmbedding, Place::Embedding),
+            (LmHead, Place::Embedding),
+            (Norm1Weight, Place::Block),
+            (QProj, Place::Block),
+            (KProj, Place::Block),
+            (VProj, Place::Block),
+            (OProj, Place::Block),
+            (Norm2Weight, Place::Block),
+            (GateProj, Place::Block),
+            (UpProj, Place::Block),
+            (DownProj, Place::Block),
+            (FinalNormWeight, Place::Final),
+        ];
+        let want = match self.family() {
+            Family::Gpt2 => gpt2,
+            Family::Llama => llama,
+        };
+        for (role, place) in want.iter().copied() {
             match seen[role as usize] {
                 Some(p) if p == place => {}
-                None if role.optional() => {}
+                None if role.optional() || role == LmHead => {}
                 got => {
                     return Err(Error::Spec {
                         arch: self.name,
@@ -345,6 +510,40 @@ impl ArchSpec {
                             "role {role:?} must be present in {place:?}, found {got:?}"
                         ),
                     })
+                }
+            }
+        }
+        let all = self
+            .embeddings
+            .iter()
+            .chain(&self.block)
+            .chain(&self.finals);
+        for role in all.map(|t| t.role) {
+            if !want.iter().any(|&(r, _)| r == role) {
+                return Err(Error::Spec {
+                    arch: self.name,
+                    message: format!("role {role:?} is not used by this family's block code"),
+                });
+            }
+        }
+        // Fused parts must sit next to each other, in order, so one slice covers them.
+        for (i, t) in self.block.iter().enumerate() {
+            if let Some((fused, parts)) = t.role.fused_into() {
+                if t.role != parts[0] {
+                    continue;
+                }
+                let run: Vec<Role> = self.block[i..]
+                    .iter()
+                    .take(parts.len())
+                    .map(|t| t.role)
+                    .collect();
+                if run != parts {
+                    return Err(Error::Spec {
+                        arch: self.name,
+                        message: format!(
+                            "{parts:?} must be adjacent and in this order (they form {fused:?})"
+                        ),
+                    });
                 }
             }
         }
@@ -376,12 +575,16 @@ impl ArchSpec {
     }
 
     /// The per-layer statistics group of a tensor: `h.{l}` in block `l`; otherwise the name
-    /// without `transformer.` up to its first dot (`wte`, `wpe`, `ln_f`).
+    /// without `transformer.` (GPT-2) or `model.` (Llama) up to its first dot (`wte`, `wpe`,
+    /// `ln_f`; `embed_tokens`, `norm`, `lm_head`).
     pub fn group(name: &str, layer: Option<usize>) -> String {
         match layer {
             Some(l) => format!("h.{l}"),
             None => {
-                let rest = name.strip_prefix("transformer.").unwrap_or(name);
+                let rest = name
+                    .strip_prefix("transformer.")
+                    .or_else(|| name.strip_prefix("model."))
+                    .unwrap_or(name);
                 rest.split('.').next().unwrap_or(rest).to_string()
             }
         }
@@ -404,6 +607,41 @@ mod tests {
         let mut no_bias = spec;
         no_bias.block.retain(|t| !t.role.optional());
         no_bias.validate().unwrap();
+    }
+
+    #[test]
+    fn llama_spec_is_valid_and_its_fused_parts_must_be_adjacent() {
+        let cfg = ModelConfig {
+            arch: Arch::Llama,
+            norm: NormKind::RmsNorm,
+            ..ModelConfig::default()
+        };
+        let spec = ArchSpec::llama(&cfg);
+        spec.validate().unwrap();
+        assert_eq!(spec.family(), Family::Llama);
+        assert_eq!(
+            ArchSpec::gpt2(&ModelConfig::default()).family(),
+            Family::Gpt2
+        );
+        assert_eq!(spec.block_prefix(), "model.layers.");
+        let mut swapped = spec.clone();
+        swapped.block.swap(2, 3); // k before q
+        let e = swapped.validate().unwrap_err().to_string();
+        assert!(e.contains("adjacent") && e.contains("QkvLinear"), "{e}");
+        let mut broken = spec.clone();
+        broken.block.retain(|t| t.role != Role::UpProj);
+        let e = broken.validate().unwrap_err().to_string();
+        assert!(e.contains("UpProj"), "{e}");
+        let mut foreign = spec;
+        foreign.block.push(TensorDef::new(
+            Role::FcBias,
+            Place::Block,
+            "x",
+            vec![4],
+            Init::Zeros,
+        ));
+        let e = foreign.validate().unwrap_err().to_string();
+        assert!(e.contains("FcBias") && e.contains("not used"), "{e}");
     }
 
     #[test]

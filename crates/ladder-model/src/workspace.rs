@@ -3,11 +3,12 @@
 //! Which tensors exist comes from the family's [`ArchSpec`]; the kernels from the [`Backend`].
 
 use crate::backend::{Backend, Cpu};
-use crate::block::{self, BlockActs};
+use crate::block::{self, BlockActs, Rope};
 use crate::error::{Error, Result};
 use crate::faults::Faults;
+use crate::kernels::rope;
 use crate::params::ParamLayout;
-use crate::spec::{ArchSpec, Role};
+use crate::spec::{ArchSpec, Family, Role};
 use crate::ModelConfig;
 
 /// Activations (and gradient scratch) for one (B, T), allocated once when built.
@@ -25,6 +26,10 @@ pub struct Workspace<B: Backend = Cpu> {
     /// Keys past the causal mask each query may see: 0 in the real model (see
     /// [`Faults::attention_lookahead`]).
     attention_lookahead: usize,
+    /// Which block code runs (from the spec's roles).
+    family: Family,
+    rope_cos: B::Buf, // (T, HS/2) rotary tables (Llama; empty for GPT-2)
+    rope_sin: B::Buf, // (T, HS/2)
     encoded: B::Buf,  // (N, C) wte + wpe: the residual stream entering block 0
     ln1: B::Buf,      // (L, N, C)
     ln1_mean: B::Buf, // (L, N)
@@ -36,8 +41,8 @@ pub struct Workspace<B: Backend = Cpu> {
     ln2: B::Buf,      // (L, N, C)
     ln2_mean: B::Buf, // (L, N)
     ln2_rstd: B::Buf, // (L, N)
-    fch: B::Buf,      // (L, N, F) c_fc output (GELU input)
-    fch_gelu: B::Buf, // (L, N, F)
+    fch: B::Buf,      // (L, N, F) c_fc output (GELU input); Llama: (L, N, 2F) gate | up
+    fch_gelu: B::Buf, // (L, N, F) GELU output; Llama: the SwiGLU output
     resid3: B::Buf,   // (L, N, C) residual stream after the MLP branch
     lnf: B::Buf,      // (N, C)
     lnf_mean: B::Buf, // (N)
@@ -51,7 +56,8 @@ pub struct Workspace<B: Backend = Cpu> {
     dqkv: B::Buf,    // (N, 3C)
     datt: B::Buf,    // (B, NH, T, T)
     datty: B::Buf,   // (N, C)
-    dfch: B::Buf,    // (N, F)
+    dfch: B::Buf,    // (N, F); Llama: (N, 2F)
+    dmlp: B::Buf,    // Llama: (N, F) gradient of the SwiGLU output; GPT-2: empty
     dwte_t: B::Buf,  // (C, Vp) the lm-head weight gradient, transposed (see matmul::backward_nt)
 }
 
@@ -109,6 +115,19 @@ impl<B: Backend> Workspace<B> {
         let vp = cfg.padded_vocab_size();
         let z = |len: usize| be.alloc(len);
         let att_len = batch * nh * seq_len * seq_len;
+        let family = spec.family();
+        let llama = family == Family::Llama;
+        // Llama's MLP input projection yields gate | up side by side.
+        let fw = if llama { 2 * f } else { f };
+        let (rope_cos, rope_sin) = if llama {
+            let (cos, sin) = rope::table(cfg.rope_theta(), c / nh, seq_len);
+            let (mut cb, mut sb) = (z(cos.len()), z(sin.len()));
+            cb.copy_from_slice(&cos);
+            sb.copy_from_slice(&sin);
+            (cb, sb)
+        } else {
+            (z(0), z(0))
+        };
         Ok(Workspace {
             cfg: cfg.clone(),
             layout: ParamLayout::from_spec(spec, cfg.n_layer),
@@ -116,6 +135,9 @@ impl<B: Backend> Workspace<B> {
             t: seq_len,
             have_logits: false,
             attention_lookahead: faults.attention_lookahead,
+            family,
+            rope_cos,
+            rope_sin,
             encoded: z(n * c),
             ln1: z(l * n * c),
             ln1_mean: z(l * n),
@@ -127,7 +149,7 @@ impl<B: Backend> Workspace<B> {
             ln2: z(l * n * c),
             ln2_mean: z(l * n),
             ln2_rstd: z(l * n),
-            fch: z(l * n * f),
+            fch: z(l * n * fw),
             fch_gelu: z(l * n * f),
             resid3: z(l * n * c),
             lnf: z(n * c),
@@ -141,7 +163,8 @@ impl<B: Backend> Workspace<B> {
             dqkv: z(n * 3 * c),
             datt: z(att_len),
             datty: z(n * c),
-            dfch: z(n * f),
+            dfch: z(n * fw),
+            dmlp: z(if llama { n * f } else { 0 }),
             dwte_t: z(c * vp),
             be,
         })
@@ -280,6 +303,9 @@ impl<B: Backend> Workspace<B> {
     }
 
     fn forward(&mut self, params: &[f32], inputs: &[u32]) {
+        if self.family == Family::Llama {
+            return self.forward_llama(params, inputs);
+        }
         let (b, t, c, nh) = (self.b, self.t, self.cfg.n_embd, self.cfg.n_head);
         let f = self.cfg.ffn_width();
         let n = b * t;
@@ -341,6 +367,9 @@ impl<B: Backend> Workspace<B> {
 
     /// Backward of `forward`, given `dlogits`; adds into `grads`.
     fn backward(&mut self, params: &[f32], grads: &mut [f32], inputs: &[u32]) {
+        if self.family == Family::Llama {
+            return self.backward_llama(params, grads, inputs);
+        }
         use Role::*;
         let (b, t, c, nh) = (self.b, self.t, self.cfg.n_embd, self.cfg.n_head);
         let f = self.cfg.ffn_width();
@@ -490,5 +519,223 @@ impl<B: Backend> Workspace<B> {
             t,
             c,
         );
+    }
+
+    /// The Llama forward pass (`block::forward_llama`): token embedding, L blocks with rotary
+    /// attention and SwiGLU, final RMSNorm, tied or untied head.
+    fn forward_llama(&mut self, params: &[f32], inputs: &[u32]) {
+        let (b, t, c, nh) = (self.b, self.t, self.cfg.n_embd, self.cfg.n_head);
+        let f = self.cfg.ffn_width();
+        let eps = self.cfg.norm_eps();
+        let n = b * t;
+        let vp = self.cfg.padded_vocab_size();
+        let views = self.layout.views();
+        let be = &self.be;
+        let wte = views.global(params, Role::TokenEmbedding);
+        be.token_embedding_forward(&mut self.encoded, inputs, wte, c);
+        let att_len = b * nh * t * t;
+        let lookahead = self.attention_lookahead;
+        let rope = Rope {
+            cos: &self.rope_cos,
+            sin: &self.rope_sin,
+            t,
+            nh,
+            pos0: 0,
+        };
+        for l in 0..self.cfg.n_layer {
+            let p = views.block(params, l);
+            let (rc, rc3, rcf, rcf2, rn) = (
+                l * n * c..(l + 1) * n * c,
+                l * n * 3 * c..(l + 1) * n * 3 * c,
+                l * n * f..(l + 1) * n * f,
+                l * n * 2 * f..(l + 1) * n * 2 * f,
+                l * n..(l + 1) * n,
+            );
+            let (done, rest) = self.resid3.split_at_mut(l * n * c);
+            let resid: &[f32] = if l == 0 {
+                &self.encoded
+            } else {
+                &done[(l - 1) * n * c..]
+            };
+            let acts = BlockActs {
+                ln1: &mut self.ln1[rc.clone()],
+                ln1_mean: &mut self.ln1_mean[rn.clone()],
+                ln1_rstd: &mut self.ln1_rstd[rn.clone()],
+                qkv: &mut self.qkv[rc3],
+                atty: &mut self.atty[rc.clone()],
+                resid2: &mut self.resid2[rc.clone()],
+                ln2: &mut self.ln2[rc],
+                ln2_mean: &mut self.ln2_mean[rn.clone()],
+                ln2_rstd: &mut self.ln2_rstd[rn],
+                fch: &mut self.fch[rcf2],
+                fch_gelu: &mut self.fch_gelu[rcf],
+            };
+            let att = &mut self.att[l * att_len..(l + 1) * att_len];
+            let out = &mut rest[..n * c];
+            block::forward_llama(be, &p, acts, resid, out, c, f, eps, &rope, |y, qkv| {
+                be.attention_forward(y, att, qkv, b, t, c, nh, lookahead)
+            });
+        }
+        let l = self.cfg.n_layer;
+        let last = &self.resid3[(l - 1) * n * c..l * n * c];
+        be.rmsnorm_forward(
+            &mut self.lnf,
+            &mut self.lnf_rstd,
+            last,
+            views.global(params, Role::FinalNormWeight),
+            eps,
+        );
+        let head = self.head(params);
+        self.be
+            .matmul_nt_forward(&mut self.logits, &self.lnf, head, c, vp);
+        self.have_logits = true;
+    }
+
+    /// The output head's weight (Vp, C): `lm_head` when the spec has one, else the embedding.
+    fn head<'a>(&self, params: &'a [f32]) -> &'a [f32] {
+        let views = self.layout.views();
+        if self.layout.has(Role::LmHead) {
+            views.global(params, Role::LmHead)
+        } else {
+            views.global(params, Role::TokenEmbedding)
+        }
+    }
+
+    /// Backward of `forward_llama`, given `dlogits`; adds into `grads`.
+    fn backward_llama(&mut self, params: &[f32], grads: &mut [f32], inputs: &[u32]) {
+        use Role::*;
+        let (b, t, c, nh) = (self.b, self.t, self.cfg.n_embd, self.cfg.n_head);
+        let f = self.cfg.ffn_width();
+        let n = b * t;
+        let vp = self.cfg.padded_vocab_size();
+        let nl = self.cfg.n_layer;
+        let views = self.layout.views();
+        let untied = self.layout.has(LmHead);
+        let head = self.head(params);
+        let be = &self.be;
+        let att_len = b * nh * t * t;
+        let lookahead = self.attention_lookahead;
+        {
+            let mut g = views.globals_mut(grads);
+            let dhead = g.take(if untied { LmHead } else { TokenEmbedding });
+            // logits = lnf · headᵀ  ⇒  dlnf = dlogits · head, dhead += dlogitsᵀ · lnf.
+            be.matmul_nt_backward(
+                &mut self.dln,
+                dhead,
+                Some(&mut self.dwte_t),
+                &self.dlogits,
+                &self.lnf,
+                head,
+                c,
+                vp,
+                false,
+            );
+            self.dresid.fill(0.0);
+            let last = &self.resid3[(nl - 1) * n * c..nl * n * c];
+            be.rmsnorm_backward(
+                &mut self.dresid,
+                g.take(FinalNormWeight),
+                &self.dln,
+                last,
+                views.global(params, FinalNormWeight),
+                &self.lnf_rstd,
+            );
+        }
+        for l in (0..nl).rev() {
+            let p = views.block(params, l);
+            let mut g = views.block_mut(grads, l);
+            let (rc, rc3, rcf, rcf2, rn) = (
+                l * n * c..(l + 1) * n * c,
+                l * n * 3 * c..(l + 1) * n * 3 * c,
+                l * n * f..(l + 1) * n * f,
+                l * n * 2 * f..(l + 1) * n * 2 * f,
+                l * n..(l + 1) * n,
+            );
+            let resid: &[f32] = if l == 0 {
+                &self.encoded
+            } else {
+                &self.resid3[(l - 1) * n * c..l * n * c]
+            };
+            // self.dresid holds d(resid3). MLP: resid3 = resid2 + swiglu(ln2·Wguᵀ)·Wdᵀ.
+            be.matmul_nt_backward(
+                &mut self.dmlp,
+                g.take(DownProj),
+                None,
+                &self.dresid,
+                &self.fch_gelu[rcf],
+                p.req(DownProj),
+                f,
+                c,
+                false,
+            );
+            be.swiglu_backward(&mut self.dfch, &self.dmlp, &self.fch[rcf2], f);
+            be.matmul_nt_backward(
+                &mut self.dln,
+                g.take(GateUpLinear),
+                None,
+                &self.dfch,
+                &self.ln2[rc.clone()],
+                p.req(GateUpLinear),
+                c,
+                2 * f,
+                false,
+            );
+            be.rmsnorm_backward(
+                &mut self.dresid,
+                g.take(Norm2Weight),
+                &self.dln,
+                &self.resid2[rc.clone()],
+                p.req(Norm2Weight),
+                &self.ln2_rstd[rn.clone()],
+            );
+            // self.dresid holds d(resid2). Attention: resid2 = resid + attn(rope(ln1·Wqkvᵀ))·Woᵀ.
+            be.matmul_nt_backward(
+                &mut self.datty,
+                g.take(OProj),
+                None,
+                &self.dresid,
+                &self.atty[rc.clone()],
+                p.req(OProj),
+                c,
+                c,
+                false,
+            );
+            let (qkv, att) = (&self.qkv[rc3], &self.att[l * att_len..(l + 1) * att_len]);
+            be.attention_backward(
+                &mut self.dqkv,
+                &mut self.datt,
+                &self.datty,
+                qkv,
+                att,
+                b,
+                t,
+                c,
+                nh,
+                false,
+                lookahead,
+            );
+            be.rope_backward(&mut self.dqkv, &self.rope_cos, &self.rope_sin, t, c, nh, 0);
+            be.matmul_nt_backward(
+                &mut self.dln,
+                g.take(QkvLinear),
+                None,
+                &self.dqkv,
+                &self.ln1[rc],
+                p.req(QkvLinear),
+                c,
+                3 * c,
+                false,
+            );
+            be.rmsnorm_backward(
+                &mut self.dresid,
+                g.take(Norm1Weight),
+                &self.dln,
+                resid,
+                p.req(Norm1Weight),
+                &self.ln1_rstd[rn],
+            );
+        }
+        let mut g = views.globals_mut(grads);
+        be.token_embedding_backward(g.take(TokenEmbedding), &self.dresid, inputs, c);
     }
 }

@@ -28,8 +28,10 @@ pub const PLAN_FORMAT: &str = "ladder-sweep-plan";
 pub const PLAN_VERSION: u32 = 2;
 /// The versions of sweep.toml this build reads.
 pub const PLAN_VERSIONS_READ: [u32; 2] = [1, 2];
-/// The only architecture `ladder train` can train in this build.
+/// The default architecture of a plan (`model.arch`).
 pub const TRAINABLE_ARCH: &str = "gpt2";
+/// Every architecture `ladder train` can train.
+pub const TRAINABLE_ARCHS: [&str; 2] = ["gpt2", "llama"];
 /// Checkpoints a sweep run writes over its steps when the plan's config sets no
 /// `checkpoint.every` (see [`checkpoint_every`]).
 pub const CHECKPOINTS_PER_RUN: u64 = 10;
@@ -79,7 +81,7 @@ pub struct RunSpec {
     pub name: String,
     /// The compute budget this run belongs to (FLOPs, 6·N·D); groups the IsoFLOP parabolas.
     pub budget: f64,
-    /// Model architecture (`model.arch`); only `gpt2` is trainable today.
+    /// Model architecture (`model.arch`: `gpt2` or `llama`).
     #[serde(default = "default_arch")]
     pub arch: String,
     /// Transformer blocks.
@@ -111,12 +113,14 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// The model shape.
+    /// The model shape (in the run's architecture; an unknown name counts as GPT-2 and is
+    /// refused by [`Plan::validate`]).
     pub fn shape(&self) -> Shape {
         Shape {
             n_layer: self.n_layer,
             n_embd: self.n_embd,
             n_head: self.n_head,
+            arch: parse_arch(&self.arch).unwrap_or_default(),
         }
     }
 
@@ -152,6 +156,9 @@ impl Plan {
     /// and seed, lr and warm-up, the run's `params`, then its `set`.
     pub fn train_sets(&self, run: &RunSpec) -> Vec<String> {
         let mut sets = self.set.clone();
+        if run.arch != TRAINABLE_ARCH {
+            sets.push(format!("model.arch={}", run.arch));
+        }
         sets.push(format!("model.n_layer={}", run.n_layer));
         sets.push(format!("model.n_embd={}", run.n_embd));
         sets.push(format!("model.n_head={}", run.n_head));
@@ -377,14 +384,21 @@ impl Plan {
     }
 }
 
+/// The architecture called `name` in configs.
+fn parse_arch(name: &str) -> Option<ladder_model::Arch> {
+    use ladder_model::Arch;
+    [Arch::Gpt2, Arch::Llama]
+        .into_iter()
+        .find(|a| a.name() == name)
+}
+
 /// Refuses an architecture `ladder train` cannot train.
 fn check_arch(arch: &str) -> std::result::Result<(), String> {
-    if arch == TRAINABLE_ARCH {
-        Ok(())
-    } else {
-        Err(format!(
-            "arch = {arch:?}: only {TRAINABLE_ARCH:?} is trainable in this build; use arch = \"{TRAINABLE_ARCH}\""
-        ))
+    match parse_arch(arch) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "arch = {arch:?} is not trainable in this build; use one of {TRAINABLE_ARCHS:?}"
+        )),
     }
 }
 
@@ -477,7 +491,7 @@ pub struct PlanRequest {
     pub lr: Option<f64>,
     /// Warm-up as a fraction of each run's steps (width rule).
     pub warmup_fraction: f64,
-    /// `model.arch` of every run (only `gpt2` is trainable today).
+    /// `model.arch` of every run (`gpt2` or `llama`; N is counted through its spec).
     pub arch: String,
     /// How to estimate run times.
     pub estimate: Estimate,
@@ -699,18 +713,22 @@ pub fn make_plan(req: &PlanRequest) -> Result<Plan> {
         set: req.sets.clone(),
         runs: vec![],
     };
+    let arch = parse_arch(&req.arch).unwrap_or_default();
     for &c in &budgets {
         let mut taken: Vec<Shape> = Vec::new();
         for target in req.targets(c) {
-            let shape = req.family.shape_for(target, &taken).ok_or_else(|| {
-                let (min, max) = req.family.range();
-                Error::NoShape {
-                    target,
-                    family: req.family.to_string(),
-                    min,
-                    max,
-                }
-            })?;
+            let shape = req
+                .family
+                .shape_for_arch(arch, target, &taken)
+                .ok_or_else(|| {
+                    let (min, max) = req.family.range_of(arch);
+                    Error::NoShape {
+                        target,
+                        family: req.family.to_string(),
+                        min,
+                        max,
+                    }
+                })?;
             taken.push(shape);
         }
         taken.sort_by_key(|s| s.n_params());

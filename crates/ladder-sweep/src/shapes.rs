@@ -16,6 +16,7 @@
 //! In both, widths are multiples of [`WIDTH_STEP`] and heads are [`HEAD_DIM`] channels wide, so
 //! n_head = d / 16 and the attention's per-head shape is the same in every run.
 
+use ladder_model::Arch;
 use serde::{Deserialize, Serialize};
 
 /// Channels per attention head in every family shape (n_head = n_embd / HEAD_DIM).
@@ -29,7 +30,7 @@ pub const MAX_LAYER: usize = 48;
 /// A target further than this factor outside a family's N range has no shape.
 const RANGE_SLACK: f64 = 1.25;
 
-/// One GPT-2 shape.
+/// One model shape of a family (GPT-2 unless `arch` says otherwise).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Shape {
     /// Transformer blocks (L).
@@ -38,6 +39,14 @@ pub struct Shape {
     pub n_embd: usize,
     /// Attention heads (H), dividing d.
     pub n_head: usize,
+    /// The architecture whose N this shape counts (its spec decides: Llama's SwiGLU MLP and
+    /// bias-free blocks give a different N for the same L and d).
+    #[serde(default, skip_serializing_if = "is_gpt2")]
+    pub arch: Arch,
+}
+
+fn is_gpt2(a: &Arch) -> bool {
+    *a == Arch::Gpt2
 }
 
 impl Shape {
@@ -47,10 +56,17 @@ impl Shape {
             n_layer,
             n_embd,
             n_head: (n_embd / HEAD_DIM).max(1),
+            arch: Arch::Gpt2,
         }
     }
 
-    /// Kaplan's N, exactly as `ladder train` reports it in summary.json.
+    /// The same dimensions in architecture `arch`.
+    pub fn with_arch(self, arch: Arch) -> Shape {
+        Shape { arch, ..self }
+    }
+
+    /// Kaplan's N, exactly as `ladder train` reports it in summary.json (counted through the
+    /// architecture's spec, with its default MLP width).
     pub fn n_params(&self) -> u64 {
         self.model(1).n_params_non_embedding()
     }
@@ -64,6 +80,8 @@ impl Shape {
             n_head: self.n_head,
             block_size: 1,
             vocab_size: vocab,
+            arch: self.arch,
+            norm: self.arch.norm(),
             ..ladder_model::ModelConfig::default()
         }
     }
@@ -119,15 +137,20 @@ impl std::str::FromStr for Family {
 }
 
 impl Family {
-    /// Every shape of the family, sorted by N.
+    /// Every GPT-2 shape of the family, sorted by N.
     pub fn shapes(&self) -> Vec<Shape> {
+        self.shapes_of(Arch::Gpt2)
+    }
+
+    /// Every shape of the family in architecture `arch`, sorted by that architecture's N.
+    pub fn shapes_of(&self, arch: Arch) -> Vec<Shape> {
         let mut out: Vec<Shape> = match *self {
             Family::Depth(l) => (WIDTH_STEP..=MAX_EMBD)
                 .step_by(WIDTH_STEP)
-                .map(|d| Shape::new(l, d))
+                .map(|d| Shape::new(l, d).with_arch(arch))
                 .collect(),
             Family::Aspect(r) => (2..=MAX_LAYER)
-                .map(|l| Shape::new(l, aspect_width(r, l)))
+                .map(|l| Shape::new(l, aspect_width(r, l)).with_arch(arch))
                 .filter(|s| s.n_embd <= MAX_EMBD)
                 .collect(),
         };
@@ -136,14 +159,19 @@ impl Family {
         out
     }
 
-    /// Whether `s` belongs to the family.
+    /// Whether `s` belongs to the family (in its own architecture).
     pub fn contains(&self, s: &Shape) -> bool {
-        self.shapes().contains(s)
+        self.shapes_of(s.arch).contains(s)
     }
 
-    /// The family's smallest and largest N.
+    /// The family's smallest and largest N (GPT-2).
     pub fn range(&self) -> (f64, f64) {
-        let fam = self.shapes();
+        self.range_of(Arch::Gpt2)
+    }
+
+    /// The family's smallest and largest N in architecture `arch`.
+    pub fn range_of(&self, arch: Arch) -> (f64, f64) {
+        let fam = self.shapes_of(arch);
         match (fam.first(), fam.last()) {
             (Some(a), Some(b)) => (a.n_params() as f64, b.n_params() as f64),
             _ => (0.0, 0.0),
@@ -153,12 +181,17 @@ impl Family {
     /// The family's shape whose N is nearest `target` in log space, skipping `taken`; `None` when
     /// the target lies outside the family's range by more than 25 %.
     pub fn shape_for(&self, target: f64, taken: &[Shape]) -> Option<Shape> {
-        let (min, max) = self.range();
+        self.shape_for_arch(Arch::Gpt2, target, taken)
+    }
+
+    /// [`Family::shape_for`] with N counted in architecture `arch`.
+    pub fn shape_for_arch(&self, arch: Arch, target: f64, taken: &[Shape]) -> Option<Shape> {
+        let (min, max) = self.range_of(arch);
         if !(target >= min / RANGE_SLACK && target <= max * RANGE_SLACK) {
             return None;
         }
         let cost = |s: &Shape| (s.n_params() as f64 / target).ln().abs();
-        self.shapes()
+        self.shapes_of(arch)
             .into_iter()
             .filter(|s| !taken.contains(s))
             .min_by(|a, b| cost(a).total_cmp(&cost(b)))
@@ -224,6 +257,24 @@ mod tests {
             let s = fam.shape_for(target, &[]).unwrap();
             assert!((s.n_params() as f64 / target).ln().abs() < 0.7, "{s:?}");
         }
+    }
+
+    #[test]
+    fn llama_shapes_count_n_through_the_llama_spec() {
+        let s = Shape::new(2, 64).with_arch(Arch::Llama);
+        // Per block 2d (RMSNorm) + 4d² (attention) + 3·d·F with F = 176, plus the final norm.
+        assert_eq!(s.n_params(), 2 * (2 * 64 + 4 * 64 * 64 + 3 * 64 * 176) + 64);
+        assert_ne!(s.n_params(), Shape::new(2, 64).n_params());
+        let fam = Family::Depth(2);
+        let pick = fam
+            .shape_for_arch(Arch::Llama, s.n_params() as f64, &[])
+            .unwrap();
+        assert_eq!(pick, s);
+        assert!(fam.contains(&pick) && !fam.contains(&Shape { n_head: 1, ..pick }));
+        // GPT-2 shapes serialise as before (no arch key); Llama ones name it.
+        let j = serde_json::to_string(&Shape::new(2, 64)).unwrap();
+        assert!(!j.contains("arch"), "{j}");
+        assert!(serde_json::to_string(&s).unwrap().contains("llama"));
     }
 
     #[test]

@@ -275,14 +275,17 @@ fn seeds_expand_every_point_into_named_deterministic_runs() {
 }
 
 #[test]
-fn architectures_other_than_gpt2_are_refused_at_plan_time() {
+fn unknown_architectures_are_refused_at_plan_time() {
     let d = data();
     let req = PlanRequest {
-        arch: "llama".into(),
+        arch: "gpt3".into(),
         ..request(&d.path().join("data"), &[1e12], None)
     };
     let e = make_plan(&req).unwrap_err().to_string();
-    assert!(e.contains("llama") && e.contains("only \"gpt2\""), "{e}");
+    assert!(
+        e.contains("gpt3") && e.contains("\"gpt2\", \"llama\""),
+        "{e}"
+    );
     // ... and in an edited sweep.toml.
     let plan = make_plan(&PlanRequest {
         arch: "gpt2".into(),
@@ -294,11 +297,47 @@ fn architectures_other_than_gpt2_are_refused_at_plan_time() {
     let text = std::fs::read_to_string(dir.plan_path()).unwrap();
     std::fs::write(
         dir.plan_path(),
-        text.replacen("arch = \"gpt2\"", "arch = \"llama\"", 1),
+        text.replacen("arch = \"gpt2\"", "arch = \"gpt3\"", 1),
     )
     .unwrap();
     let e = dir.plan().unwrap_err().to_string();
-    assert!(e.contains("arch = \"llama\"") && e.contains("gpt2"), "{e}");
+    assert!(e.contains("arch = \"gpt3\"") && e.contains("gpt2"), "{e}");
+}
+
+#[test]
+fn llama_plans_count_n_through_the_llama_spec_and_train_it() {
+    let d = data();
+    let base = request(&d.path().join("data"), &[1e12], None);
+    let gpt2 = make_plan(&PlanRequest {
+        sizes: 2,
+        ..base.clone()
+    })
+    .unwrap();
+    let llama = make_plan(&PlanRequest {
+        arch: "llama".into(),
+        sizes: 2,
+        ..base
+    })
+    .unwrap();
+    for r in &llama.runs {
+        assert_eq!(r.arch, "llama");
+        let shape = r.shape();
+        assert_eq!(shape.arch, ladder_model::Arch::Llama);
+        let cfg = ladder_model::ModelConfig {
+            arch: ladder_model::Arch::Llama,
+            norm: ladder_model::NormKind::RmsNorm,
+            ..shape.model(1)
+        };
+        assert_eq!(r.n_params(), cfg.n_params_non_embedding(), "{}", r.name);
+        assert!((r.compute() / r.budget - 1.0).abs() <= 0.01);
+        assert!(llama
+            .train_sets(r)
+            .contains(&"model.arch=llama".to_string()));
+    }
+    assert!(gpt2.runs.iter().all(|r| !gpt2
+        .train_sets(r)
+        .iter()
+        .any(|s| s.starts_with("model.arch"))));
 }
 
 /// A sweep.toml as version 1 wrote it: no family, lr rule, arch, lr, warm-up or params.

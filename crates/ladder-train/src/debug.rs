@@ -2,7 +2,8 @@
 //! with PyTorch (`../shared/reference/hf_check.py` states the contract):
 //! - input: `B·(T+1)` little-endian u32 token ids, row-major; inputs are `[:, :T]`, targets `[:, 1:]`;
 //! - output safetensors: `loss` (f32, shape `[1]`), `logits` (`[B, T, V]`, real vocabulary), and for
-//!   each parameter `d(mean CE)/dθ` under its HF name and layout (wte cut to the real vocabulary),
+//!   each parameter `d(mean CE)/dθ` under its HF name and layout (GPT-2's or Llama's, from the
+//!   family's spec; the embedding and an untied head cut to the real vocabulary),
 //!   with no clipping, no weight decay and no optimizer step.
 
 use std::path::Path;

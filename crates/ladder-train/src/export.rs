@@ -1,15 +1,18 @@
-//! `ladder export --hf DIR`: a directory `transformers.GPT2LMHeadModel.from_pretrained(DIR)` and
-//! `tokenizers.Tokenizer.from_file(DIR/tokenizer.json)` load with no conversion (architecture
-//! and model type from the family's `ladder_model::ArchSpec`; the config keys below are GPT-2's,
-//! the only family so far):
-//! - `config.json`: a GPT-2 config (`model_type` gpt2, `activation_function` gelu_new = the tanh
-//!   GELU of DESIGN §2, all dropouts 0, `n_inner` null = 4·n_embd, tied embeddings);
+//! `ladder export --hf DIR`: a directory `transformers.AutoModelForCausalLM.from_pretrained(DIR)`
+//! (a `GPT2LMHeadModel` or a `LlamaForCausalLM`) and `tokenizers.Tokenizer.from_file(DIR/tokenizer.json)`
+//! load with no conversion (architecture and model type from the family's `ladder_model::ArchSpec`):
+//! - `config.json`: for GPT-2 `model_type` gpt2, `activation_function` gelu_new = the tanh GELU of
+//!   DESIGN §2, all dropouts 0, `n_inner` null = 4·n_embd, tied embeddings; for Llama
+//!   `model_type` llama with `hidden_act` silu, `intermediate_size`, `rms_norm_eps`, `rope_theta`,
+//!   `num_key_value_heads` = heads, no biases, `tie_word_embeddings` as trained;
 //! - `model.safetensors`: the checkpoint's file as is (it already uses HF names and layouts and the
-//!   real vocabulary; `lm_head.weight` is absent because it is tied to `transformer.wte.weight`);
+//!   real vocabulary: Llama's q/k/v and gate/up are stored as HF's separate tensors, the model only
+//!   reads them as one matrix; a tied head has no `lm_head.weight`);
 //! - `tokenizer.json`: the data directory's tokenizer.
 
 use std::path::{Path, PathBuf};
 
+use ladder_model::Arch;
 use serde_json::json;
 
 use crate::checkpoint::MODEL_FILE;
@@ -34,10 +37,56 @@ pub struct Exported {
 /// Hugging Face `config.json` contents for a run's model; `eos` is the id of `<|endoftext|>`.
 pub fn hf_config(run: &LoadedRun, eos: Option<u32>) -> serde_json::Value {
     let m = &run.model_cfg;
+    let mut v = match m.arch {
+        Arch::Gpt2 => gpt2_config(m),
+        Arch::Llama => llama_config(m),
+    };
+    v["ladder"] = json!({
+        "step": run.state.step,
+        "tokens": run.state.tokens,
+    });
+    if let Some(id) = eos {
+        v["bos_token_id"] = json!(id);
+        v["eos_token_id"] = json!(id);
+    }
+    v
+}
+
+/// `LlamaConfig` keys (transformers' names); attention runs in f32 with no dropout.
+fn llama_config(m: &ladder_model::ModelConfig) -> serde_json::Value {
+    let spec = m.spec();
+    json!({
+        "architectures": [spec.hf_architecture],
+        "model_type": spec.hf_model_type,
+        "vocab_size": m.vocab_size,
+        "hidden_size": m.n_embd,
+        "intermediate_size": m.ffn_width(),
+        "num_hidden_layers": m.n_layer,
+        "num_attention_heads": m.n_head,
+        "num_key_value_heads": m.n_head,
+        "head_dim": m.head_size(),
+        "hidden_act": "silu",
+        "max_position_embeddings": m.block_size,
+        "rms_norm_eps": m.norm_eps(),
+        "rope_theta": m.rope_theta(),
+        "rope_scaling": null,
+        "attention_bias": false,
+        "attention_dropout": 0.0,
+        "mlp_bias": false,
+        "pretraining_tp": 1,
+        "initializer_range": 0.02,
+        "use_cache": true,
+        "tie_word_embeddings": m.tie_embeddings(),
+        "torch_dtype": "float32",
+    })
+}
+
+/// `GPT2Config` keys.
+fn gpt2_config(m: &ladder_model::ModelConfig) -> serde_json::Value {
     let spec = m.spec();
     // `n_inner` null means HF's default 4·n_embd; an explicit width is written out.
     let n_inner = m.ffn_width.filter(|&f| f != 4 * m.n_embd);
-    let mut v = json!({
+    json!({
         "architectures": [spec.hf_architecture],
         "model_type": spec.hf_model_type,
         "vocab_size": m.vocab_size,
@@ -60,16 +109,7 @@ pub fn hf_config(run: &LoadedRun, eos: Option<u32>) -> serde_json::Value {
         "use_cache": true,
         "tie_word_embeddings": true,
         "torch_dtype": "float32",
-        "ladder": {
-            "step": run.state.step,
-            "tokens": run.state.tokens,
-        },
-    });
-    if let Some(id) = eos {
-        v["bos_token_id"] = json!(id);
-        v["eos_token_id"] = json!(id);
-    }
-    v
+    })
 }
 
 /// Writes the three files into `out` (created if missing; existing files of those names are

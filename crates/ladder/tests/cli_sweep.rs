@@ -174,12 +174,12 @@ fn sweep_plan_prints_the_table_and_status_lists_pending_runs() {
     for name in ["c2e9-n0.0033M-s0", "c2e9-n0.0033M-s1", "c2e9-n0.013M-s1"] {
         assert!(table.contains(name), "{name}: {table}");
     }
-    // Only gpt2 is trainable: another architecture is refused before anything is written.
+    // An architecture ladder cannot train is refused before anything is written.
     let refused = fresh("sweep-plan-arch");
     let mut a = base.to_vec();
-    a.extend(["--arch", "llama", "--out", s(&refused)]);
+    a.extend(["--arch", "gpt3", "--out", s(&refused)]);
     let e = fails(&a);
-    assert!(e.contains("--arch llama") && e.contains("gpt2"), "{e}");
+    assert!(e.contains("--arch gpt3") && e.contains("gpt2"), "{e}");
     assert!(!refused.join("sweep.toml").exists());
     let mut a = base.to_vec();
     a.extend(["--family", "depth:0", "--out", s(&refused)]);

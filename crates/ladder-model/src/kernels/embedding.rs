@@ -85,6 +85,49 @@ pub fn backward(
     });
 }
 
+/// out[n] = wte[inp[n]]: token embedding only (rotary families have no position table).
+/// Overwrites `out`.
+pub fn tokens_forward(out: &mut [f32], inp: &[u32], wte: &[f32], c: usize) {
+    assert!(c > 0 && out.len() == inp.len() * c);
+    assert!(
+        inp.iter().all(|&tok| (tok as usize + 1) * c <= wte.len()),
+        "token id out of range"
+    );
+    let rows = rows_per_chunk(inp.len());
+    out.par_chunks_mut(rows * c)
+        .zip(inp.par_chunks(rows))
+        .for_each(|(o, toks)| {
+            for (orow, &tok) in o.chunks_exact_mut(c).zip(toks) {
+                let tok = tok as usize;
+                orow.copy_from_slice(&wte[tok * c..(tok + 1) * c]);
+            }
+        });
+}
+
+/// dwte[inp[n]] += dout[n]; columns split over threads, rows summed in order (as [`backward`]).
+pub fn tokens_backward(dwte: &mut [f32], dout: &[f32], inp: &[u32], c: usize) {
+    assert!(c > 0 && dout.len() == inp.len() * c);
+    assert!(
+        inp.iter().all(|&tok| (tok as usize + 1) * c <= dwte.len()),
+        "token id out of range"
+    );
+    let parts = threads().min(c.div_ceil(8)).max(1);
+    let wte = super::par::SendPtr(dwte.as_mut_ptr());
+    super::par::for_ranges(c, parts, 8, |cols| {
+        for (&tok, row) in inp.iter().zip(dout.chunks_exact(c)) {
+            // SAFETY: each task touches only columns `cols` of dwte; rows are in range (asserted
+            // above), and the slice is exclusively borrowed by this call.
+            unsafe {
+                let d = std::slice::from_raw_parts_mut(
+                    wte.get().add(tok as usize * c + cols.start),
+                    cols.len(),
+                );
+                add_assign(d, &row[cols.clone()]);
+            }
+        }
+    });
+}
+
 multiversion! {
     fn add_assign(d: &mut [f32], s: &[f32]) {
         for (d, &s) in d.iter_mut().zip(s) {
@@ -133,5 +176,28 @@ mod tests {
             .collect();
         assert_close("embedding.dwte", &dwte, &gw, 1e-6, 1e-6);
         assert_close("embedding.dwpe", &dwpe, &gp, 1e-6, 1e-6);
+    }
+
+    #[test]
+    fn token_embedding_matches_reference_and_finite_differences() {
+        let inp = [1u32, 3, 3, 0, 6, 2, 6, 6, 1, 1];
+        let wte = rand_vec(V * C, 1, 1.0);
+        let zeros = vec![0.0; T * C];
+        let mut out = vec![f32::NAN; inp.len() * C];
+        tokens_forward(&mut out, &inp, &wte, C);
+        let want = r::embedding_forward(&inp, &to_f64(&wte), &zeros, T, C);
+        assert_close("tokens.out", &out, &want, 0.0, 0.0);
+        let dout = rand_vec(inp.len() * C, 3, 1.0);
+        let mut dwte = vec![0.5; V * C];
+        tokens_backward(&mut dwte, &dout, &inp, C);
+        let (wd, dd) = (to_f64(&wte), to_f64(&dout));
+        let f = |o: Vec<f64>| o.iter().zip(&dd).map(|(a, b)| a * b).sum::<f64>();
+        let gw: Vec<f64> = fd_grad(&wd, 1e-6, |w| {
+            f(r::embedding_forward(&inp, w, &zeros, T, C))
+        })
+        .iter()
+        .map(|v| v + 0.5)
+        .collect();
+        assert_close("tokens.dwte", &dwte, &gw, 1e-6, 1e-6);
     }
 }

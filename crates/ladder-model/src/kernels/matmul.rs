@@ -210,6 +210,39 @@ pub fn forward_nt(out: &mut [f32], inp: &[f32], w: &[f32], ic: usize, oc: usize)
     };
 }
 
+/// out = resid + inp · wᵀ with w (OC, IC) (`nn.Linear` layout; the residual add fused into the
+/// projection). Overwrites `out`.
+pub fn forward_nt_residual(
+    out: &mut [f32],
+    resid: &[f32],
+    inp: &[f32],
+    w: &[f32],
+    ic: usize,
+    oc: usize,
+) {
+    let n = inp.len() / ic.max(1);
+    assert!(ic > 0 && inp.len() == n * ic && out.len() == n * oc && resid.len() == n * oc);
+    assert_eq!(w.len(), oc * ic);
+    let rows = super::par::rows_per_chunk(n);
+    out.par_chunks_mut(oc * rows)
+        .zip(resid.par_chunks(oc * rows))
+        .for_each(|(o, r)| o.copy_from_slice(r));
+    // SAFETY: shapes asserted; wᵀ as an operand is (k = i, n = o) ↦ w[o·IC + i].
+    unsafe {
+        gemm_par(
+            n,
+            oc,
+            ic,
+            out.as_mut_ptr(),
+            oc,
+            true,
+            Mat::new(inp.as_ptr(), ic, 1),
+            Mat::new(w.as_ptr(), 1, ic),
+            1.0,
+        )
+    };
+}
+
 /// Backward of [`forward_nt`]: dinp = [dinp +] dout · w (overwrites unless `accumulate`),
 /// dw += doutᵀ · inp.
 ///

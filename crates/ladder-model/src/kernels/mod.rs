@@ -20,5 +20,8 @@ pub mod matmul;
 pub(crate) mod par;
 pub mod reference;
 pub mod residual;
+pub mod rmsnorm;
+pub mod rope;
 pub(crate) mod simd;
+pub mod swiglu;
 pub mod testing;

@@ -201,3 +201,123 @@ pub fn model_forward(
     let losses = crossentropy_forward(&logits, targets, cfg.vocab_size, vp);
     (losses.iter().sum::<f64>() / losses.len() as f64, logits)
 }
+
+/// HF `LlamaRMSNorm` over the last dimension: w · x / √(mean(x²) + eps).
+pub fn rmsnorm_forward(x: &[f64], w: &[f64], eps: f64, c: usize) -> Vec<f64> {
+    let mut y = vec![0.0; x.len()];
+    for (row, out) in x.chunks(c).zip(y.chunks_mut(c)) {
+        let ms = row.iter().map(|v| v * v).sum::<f64>() / c as f64;
+        let rstd = 1.0 / (ms + eps).sqrt();
+        for i in 0..c {
+            out[i] = w[i] * row[i] * rstd;
+        }
+    }
+    y
+}
+
+/// Rotary embeddings (HF `apply_rotary_pos_emb`, `rotate_half` convention) on the q and k parts
+/// of packed qkv (B·T, 3C); row r at position `pos0 + r % T`; angles in f64.
+pub fn rope_forward(
+    qkv: &[f64],
+    t_len: usize,
+    c: usize,
+    nh: usize,
+    theta: f64,
+    pos0: usize,
+) -> Vec<f64> {
+    let hs = c / nh;
+    let half = hs / 2;
+    let mut out = qkv.to_vec();
+    for (r, row) in out.chunks_mut(3 * c).enumerate() {
+        let pos = (pos0 + r % t_len) as f64;
+        for head in row[..2 * c].chunks_mut(hs) {
+            let orig = head.to_vec();
+            for j in 0..half {
+                let a = pos * theta.powf(-((2 * j) as f64) / hs as f64);
+                let (cs, sn) = (a.cos(), a.sin());
+                head[j] = orig[j] * cs - orig[j + half] * sn;
+                head[j + half] = orig[j + half] * cs + orig[j] * sn;
+            }
+        }
+    }
+    out
+}
+
+/// SwiGLU on rows of (gate | up), each F wide: silu(gate) · up, (N, F).
+pub fn swiglu_forward(gu: &[f64], f: usize) -> Vec<f64> {
+    gu.chunks(2 * f)
+        .flat_map(|row| {
+            let (g, u) = row.split_at(f);
+            g.iter()
+                .zip(u)
+                .map(|(&g, &u)| g / (1.0 + (-g).exp()) * u)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `nn.Linear` without bias: out = inp · wᵀ with w (OC, IC).
+pub fn linear_forward(inp: &[f64], w: &[f64], ic: usize, oc: usize) -> Vec<f64> {
+    let n = inp.len() / ic;
+    let mut out = vec![0.0; n * oc];
+    for r in 0..n {
+        for o in 0..oc {
+            out[r * oc + o] = (0..ic).map(|i| inp[r * ic + i] * w[o * ic + i]).sum();
+        }
+    }
+    out
+}
+
+/// Hugging Face `LlamaForCausalLM` in f64: returns (mean cross-entropy, logits (B·T, Vp)).
+/// `params` uses the crate's flat layout for `cfg` (an `arch = llama` config).
+pub fn llama_forward(
+    cfg: &ModelConfig,
+    params: &[f64],
+    inputs: &[u32],
+    targets: &[u32],
+    t_len: usize,
+) -> (f64, Vec<f64>) {
+    let (c, f) = (cfg.n_embd, cfg.ffn_width());
+    let vp = cfg.padded_vocab_size();
+    let eps = cfg.norm_eps() as f64;
+    let layout = crate::ParamLayout::new(cfg);
+    let p = |name: &str| {
+        let s = layout
+            .get(name)
+            .unwrap_or_else(|| panic!("no tensor {name}"));
+        &params[s.offset..s.offset + s.numel()]
+    };
+    let emb = layout.get("model.embed_tokens.weight").expect("embedding");
+    let wte = &params[emb.offset..emb.offset + vp * c];
+    let mut x: Vec<f64> = inputs
+        .iter()
+        .flat_map(|&t| wte[t as usize * c..(t as usize + 1) * c].to_vec())
+        .collect();
+    let b_sz = inputs.len() / t_len;
+    for l in 0..cfg.n_layer {
+        let q = |n: &str| p(&format!("model.layers.{l}.{n}"));
+        let h = rmsnorm_forward(&x, q("input_layernorm.weight"), eps, c);
+        let mut wqkv = q("self_attn.q_proj.weight").to_vec();
+        wqkv.extend_from_slice(q("self_attn.k_proj.weight"));
+        wqkv.extend_from_slice(q("self_attn.v_proj.weight"));
+        let qkv = linear_forward(&h, &wqkv, c, 3 * c);
+        let qkv = rope_forward(&qkv, t_len, c, cfg.n_head, cfg.rope_theta(), 0);
+        let y = attention_forward(&qkv, b_sz, t_len, c, cfg.n_head);
+        let a = linear_forward(&y, q("self_attn.o_proj.weight"), c, c);
+        x = residual_forward(&x, &a);
+        let h = rmsnorm_forward(&x, q("post_attention_layernorm.weight"), eps, c);
+        let mut wgu = q("mlp.gate_proj.weight").to_vec();
+        wgu.extend_from_slice(q("mlp.up_proj.weight"));
+        let gu = linear_forward(&h, &wgu, c, 2 * f);
+        let m = linear_forward(&swiglu_forward(&gu, f), q("mlp.down_proj.weight"), f, c);
+        x = residual_forward(&x, &m);
+    }
+    let h = rmsnorm_forward(&x, p("model.norm.weight"), eps, c);
+    let head = match layout.get("lm_head.weight") {
+        Some(s) => &params[s.offset..s.offset + vp * c],
+        None => wte,
+    };
+    let logits = linear_forward(&h, head, c, vp);
+    let losses = crossentropy_forward(&logits, targets, cfg.vocab_size, vp);
+    (losses.iter().sum::<f64>() / losses.len() as f64, logits)
+}

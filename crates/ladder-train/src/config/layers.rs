@@ -2,6 +2,7 @@
 //! the TOML table of the layer below, every section, key and value type checked against it (the
 //! table below always holds every key, so it is the schema).
 
+use super::ModelSection;
 use crate::error::{Error, Result};
 
 /// Merges `over` (a parsed file) into `base`, checking every section, key and type.
@@ -76,7 +77,20 @@ fn slot<'a>(
             })
         }
     };
-    let valid: Vec<String> = sec.keys().cloned().collect();
+    let mut valid: Vec<String> = sec.keys().cloned().collect();
+    if section == "model" {
+        // Optional keys are absent from the defaults table; a sample value of the key's type
+        // stands in so the type check below still applies.
+        if let (false, Some(sample)) = (sec.contains_key(key), ModelSection::optional_key(key)) {
+            sec.insert(key.to_owned(), sample);
+        }
+        let missing = ModelSection::OPTIONAL_KEYS
+            .iter()
+            .filter(|k| !valid.iter().any(|v| v == *k))
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>();
+        valid.extend(missing);
+    }
     sec.get_mut(key).ok_or_else(|| Error::UnknownKey {
         origin: origin.to_owned(),
         section: section.to_owned(),

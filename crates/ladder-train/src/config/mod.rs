@@ -51,15 +51,15 @@ pub struct Config {
     pub health: crate::health::HealthSection,
 }
 
-/// Model architecture (`model.arch`): the family's spec lives in `ladder_model`. Only GPT-2
-/// exists for now (DESIGN §2); `llama` comes later.
+/// Model architecture (`model.arch`: `gpt2` or `llama`): the family's spec lives in
+/// `ladder_model`.
 pub use ladder_model::Arch;
 
 /// `[model]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelSection {
-    /// Architecture (`"gpt2"`).
+    /// Architecture (`"gpt2"` or `"llama"`).
     pub arch: Arch,
     /// Transformer blocks (L).
     pub n_layer: usize,
@@ -72,6 +72,68 @@ pub struct ModelSection {
     /// Real vocabulary size; 0 = take it from the data's `meta.json` (the resolved config always
     /// records the real value).
     pub vocab_size: usize,
+    /// MLP hidden width F (Llama's `intermediate_size`); absent = the family's default (GPT-2
+    /// 4·C; Llama ⅔·4·C rounded up to a multiple of 16). Optional keys are written only when
+    /// set, so GPT-2 configs read and hash as before; a Llama config records all four.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffn_width: Option<usize>,
+    /// Rotary base θ (Llama only; default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_theta: Option<f64>,
+    /// RMSNorm epsilon (Llama only; default 1e-5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_eps: Option<f64>,
+    /// Whether the output head is the token embedding (default true; GPT-2 refuses false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_embeddings: Option<bool>,
+}
+
+impl ModelSection {
+    /// The optional `[model]` keys (absent from the defaults table) with a value of their type,
+    /// so a `--config` file or `--set` can still name them and have the type checked.
+    pub(super) fn optional_key(key: &str) -> Option<toml::Value> {
+        use toml::Value as V;
+        match key {
+            "ffn_width" => Some(V::Integer(0)),
+            "rope_theta" => Some(V::Float(0.0)),
+            "norm_eps" => Some(V::Float(0.0)),
+            "tie_embeddings" => Some(V::Boolean(true)),
+            _ => None,
+        }
+    }
+
+    /// Names of the optional keys (for "valid keys" lists).
+    pub(super) const OPTIONAL_KEYS: [&'static str; 4] =
+        ["ffn_width", "rope_theta", "norm_eps", "tie_embeddings"];
+
+    /// Writes the family's defaults into unset optional keys of a Llama model, so its resolved
+    /// config records every value the model uses.
+    fn fill_family_defaults(&mut self) {
+        if self.arch != Arch::Llama {
+            return;
+        }
+        let m = self.to_model_config(1);
+        self.ffn_width.get_or_insert(m.ffn_width());
+        self.rope_theta.get_or_insert(m.rope_theta());
+        self.norm_eps.get_or_insert(ladder_model::DEFAULT_NORM_EPS);
+        self.tie_embeddings.get_or_insert(m.tie_embeddings());
+    }
+
+    fn to_model_config(&self, vocab_size: usize) -> ladder_model::ModelConfig {
+        ladder_model::ModelConfig {
+            n_layer: self.n_layer,
+            n_embd: self.n_embd,
+            n_head: self.n_head,
+            block_size: self.block_size,
+            vocab_size,
+            arch: self.arch,
+            ffn_width: self.ffn_width,
+            norm: self.arch.norm(),
+            rope_theta: self.rope_theta,
+            norm_eps: self.norm_eps.map(|e| e as f32),
+            tie_embeddings: self.tie_embeddings,
+        }
+    }
 }
 
 impl Default for ModelSection {
@@ -85,6 +147,10 @@ impl Default for ModelSection {
             n_head: 4,
             block_size: 256,
             vocab_size: 0,
+            ffn_width: None,
+            rope_theta: None,
+            norm_eps: None,
+            tie_embeddings: None,
         }
     }
 }
@@ -324,7 +390,9 @@ impl Config {
         for arg in sets {
             apply_set(&mut table, arg)?;
         }
-        Config::from_table(table, "invalid config")
+        let mut c = Config::from_table(table, "invalid config")?;
+        c.model.fill_family_defaults();
+        Ok(c)
     }
 
     /// Parses a complete config file (a run's `config.toml`), filling absent keys with defaults.
@@ -385,6 +453,9 @@ impl Config {
                 suggest: m.n_embd.div_ceil(m.n_head) * m.n_head,
             });
         }
+        // The family's own checks (ffn_width, norm_eps, rope_theta, even head size for rotary,
+        // keys the family refuses); the vocabulary is resolved later, so any positive stand-in.
+        m.to_model_config(m.vocab_size.max(1)).validate()?;
         if t.seq_len > m.block_size {
             return Err(Error::SeqLenTooLong {
                 seq_len: t.seq_len,
@@ -432,15 +503,7 @@ impl Config {
 
     /// The model shape as `ladder_model` wants it; `vocab_size` must be resolved (non-zero).
     pub fn model_config(&self) -> ladder_model::ModelConfig {
-        ladder_model::ModelConfig {
-            n_layer: self.model.n_layer,
-            n_embd: self.model.n_embd,
-            n_head: self.model.n_head,
-            block_size: self.model.block_size,
-            vocab_size: self.model.vocab_size,
-            arch: self.model.arch,
-            ..ladder_model::ModelConfig::default()
-        }
+        self.model.to_model_config(self.model.vocab_size)
     }
 
     /// sha256 of [`Config::to_toml`]: identifies the config in checkpoints.
@@ -566,6 +629,66 @@ mod tests {
         check(&["model.n_layer=0"], "model.n_layer = 0 must be positive");
         check(&["train.max_time=soon"], "not a duration");
         check(&["train.steps=0"], "no stop condition");
+    }
+
+    #[test]
+    fn llama_keys_are_optional_typed_and_filled_for_llama_only() {
+        // GPT-2 configs carry none of them: the resolved TOML (and its hash) is as before.
+        let g = Config::resolve(Some(Preset::S), None, &sets(&["train.steps=1"])).unwrap();
+        let text = g.to_toml();
+        for key in ["ffn_width", "rope_theta", "norm_eps", "tie_embeddings"] {
+            assert!(!text.contains(key), "{key} in\n{text}");
+        }
+        // A Llama config records every value its model uses.
+        let l = Config::resolve(
+            Some(Preset::S),
+            None,
+            &sets(&["train.steps=1", "model.arch=llama", "model.rope_theta=5e5"]),
+        )
+        .unwrap();
+        l.validate().unwrap();
+        assert_eq!(l.model.ffn_width, Some(688));
+        assert_eq!(l.model.rope_theta, Some(5e5));
+        assert_eq!(l.model.norm_eps, Some(1e-5));
+        assert_eq!(l.model.tie_embeddings, Some(true));
+        let m = l.model_config();
+        assert_eq!(
+            (m.arch, m.norm),
+            (Arch::Llama, ladder_model::NormKind::RmsNorm)
+        );
+        let back: Config = toml::from_str(&l.to_toml()).unwrap();
+        assert_eq!(back, l);
+        // Types are checked although the keys are absent from the defaults.
+        let e = Config::resolve(None, None, &sets(&["model.tie_embeddings=3"])).unwrap_err();
+        assert!(e.to_string().contains("model.tie_embeddings"), "{e}");
+        let e = Config::resolve(None, None, &sets(&["model.ffn_wdth=3"])).unwrap_err();
+        assert!(
+            e.to_string().contains("ffn_width"),
+            "the valid keys are listed: {e}"
+        );
+        // Values are checked by the family.
+        let bad = |s: &[&str], want: &str| {
+            let mut all = sets(&["train.steps=1", "model.arch=llama"]);
+            all.extend(sets(s));
+            let e = Config::resolve(None, None, &all)
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{s:?}: {e}");
+        };
+        bad(&["model.norm_eps=0"], "norm_eps = 0");
+        bad(&["model.rope_theta=-2"], "rope_theta = -2");
+        bad(&["model.ffn_width=0"], "ffn_width must be > 0");
+        bad(&["model.n_embd=36", "model.n_head=4"], "must be even");
+        let e = Config::resolve(
+            None,
+            None,
+            &sets(&["train.steps=1", "model.rope_theta=1e4"]),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("GPT-2 learns its positions"), "{e}");
     }
 
     #[test]

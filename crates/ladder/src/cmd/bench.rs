@@ -15,11 +15,16 @@ Compare with: python3 ../shared/reference/torch_bench.py --cfg S --threads 2
 
 Examples:
   ladder bench --config S --threads 2
-  ladder bench --config M --steps 20 --json")]
+  ladder bench --config M --steps 20 --json
+  ladder bench --config M --set model.arch=llama --threads 2")]
 pub struct BenchArgs {
     /// A preset (tiny, S, M) or a TOML config file (its [model], batch_size and seq_len are used).
     #[arg(long, default_value = "S", value_name = "S|M|tiny|FILE")]
     pub config: String,
+    /// Override a config key after the preset or file, as in `ladder train` (repeatable), e.g.
+    /// `--set model.arch=llama`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// Timed steps.
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
@@ -52,9 +57,9 @@ const DEFAULT_VOCAB: usize = 8192;
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let config = match args.config.as_str() {
         "tiny" | "S" | "s" | "M" | "m" => {
-            super::train::resolve_config(Some(args.config.as_str()), None, &[])?
+            super::train::resolve_config(Some(args.config.as_str()), None, &args.sets)?
         }
-        file => super::train::resolve_config(None, Some(Path::new(file)), &[])?,
+        file => super::train::resolve_config(None, Some(Path::new(file)), &args.sets)?,
     };
     let mut model = config.model_config();
     model.vocab_size = args.vocab.unwrap_or(if model.vocab_size > 0 {

@@ -93,7 +93,7 @@ pub struct PlanArgs {
     /// Warm-up as a fraction of each run's steps (width rule).
     #[arg(long, default_value_t = ladder_sweep::lr::WARMUP_FRACTION, value_name = "F")]
     pub warmup_frac: f64,
-    /// Model architecture of every run (model.arch); only gpt2 is trainable today.
+    /// Model architecture of every run (model.arch): gpt2 or llama; shapes are picked by the N of that architecture.
     #[arg(long, default_value = "gpt2", value_name = "ARCH")]
     pub arch: String,
     /// Threads per job, for the time estimate (use the value you will give `sweep run`).

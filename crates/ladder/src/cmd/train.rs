@@ -15,7 +15,8 @@ use ladder_train::{Config, Preset, StepRecord, TrainOptions};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Config keys (DESIGN §7; `ladder train --print-config` shows every one with its value):
-  [model] arch n_layer n_embd n_head block_size vocab_size
+  [model] arch (gpt2 | llama) n_layer n_embd n_head block_size vocab_size
+          ffn_width (MLP width; both)  rope_theta norm_eps tie_embeddings (llama; absent = defaults)
   [train] batch_size seq_len grad_accum tokens steps max_time lr min_lr_ratio warmup_steps
           schedule decay_fraction weight_decay grad_clip seed threads
   [eval] every tokens      [checkpoint] every keep      [data] dir
