@@ -14,6 +14,7 @@
 //! - [`local`] and [`slurm`]: the executors (child `ladder train` processes, or `sbatch` jobs),
 //!   sharing [`exec`]: command lines, retries, progress events, the final report.
 //! - [`status`]: the table of `ladder sweep status`.
+//! - [`suggest`]: a trainable config for a target compute from fitted laws (`ladder suggest`).
 //!
 //! The crate prints nothing: progress reaches the caller through [`exec::Observer`].
 
@@ -30,6 +31,7 @@ pub mod shapes;
 pub mod slurm;
 pub mod state;
 pub mod status;
+pub mod suggest;
 
 pub use dir::SweepDir;
 pub use error::{Error, Result};

@@ -77,7 +77,10 @@ fn grid_plan_has_one_run_per_point_each_spending_its_budget() {
     // sweep.toml keeps the grid and the typed params.
     let dir = SweepDir::create(&d.path().join("sweep"), &plan, false).unwrap();
     let text = std::fs::read_to_string(dir.plan_path()).unwrap();
-    assert!(text.contains("grid = \"lr=1e-3:1e-2:3,batch=8:32:3\""), "{text}");
+    assert!(
+        text.contains("grid = \"lr=1e-3:1e-2:3,batch=8:32:3\""),
+        "{text}"
+    );
     assert!(text.contains("\"train.batch_size\" = 16"), "{text}");
     assert_eq!(dir.plan().unwrap(), plan);
 }
