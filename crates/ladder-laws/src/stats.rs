@@ -131,15 +131,17 @@ pub fn solve_linear(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         .max(1e-300);
     for col in 0..n {
         let piv = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if !(a[piv][col].abs() > 1e-13 * scale) {
+        let p = a[piv][col].abs();
+        if p.is_nan() || p <= 1e-13 * scale {
             return None;
         }
         a.swap(col, piv);
         b.swap(col, piv);
+        let pivot_row = a[col].clone();
         for r in col + 1..n {
-            let f = a[r][col] / a[col][col];
-            for c in col..n {
-                a[r][c] -= f * a[col][c];
+            let f = a[r][col] / pivot_row[col];
+            for (v, p) in a[r].iter_mut().zip(&pivot_row).skip(col) {
+                *v -= f * p;
             }
             b[r] -= f * b[col];
         }

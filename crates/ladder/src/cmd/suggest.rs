@@ -54,7 +54,7 @@ fn fitted(e: &Estimate) -> Fitted {
     }
 }
 
-fn load(path: &PathBuf, flag: &str) -> anyhow::Result<FitFile> {
+fn load(path: &std::path::Path, flag: &str) -> anyhow::Result<FitFile> {
     FitFile::load(path).with_context(|| format!("{flag} {}", path.display()))
 }
 
