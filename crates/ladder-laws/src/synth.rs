@@ -95,8 +95,10 @@ pub fn isoflop_points(
 }
 
 /// A planted hyper-parameter surface: per budget C, ln loss =
-/// ln L*(C) + `curv_lr`·(ln lr − ln η_opt(C))² + `curv_batch`·(ln B − ln B_opt(C))², with
-/// η_opt = p[0]·C^p[1], B_opt = p[2]·C^p[3] (`p = [eta0, k, B0, m]`) and L*(C) = 10·C^−0.05.
+/// ln L*(C) + `curv_lr`·d² + `skew_lr`·max(d, 0)³ + `curv_batch`·(ln B − ln B_opt(C))², with
+/// d = ln lr − ln η_opt(C), η_opt = p[0]·C^p[1], B_opt = p[2]·C^p[3] (`p = [eta0, k, B0, m]`) and
+/// L*(C) = 10·C^−0.05. `skew_lr` > 0 makes the loss rise faster above the optimal lr than below
+/// it, as real LR sweeps do (the planted optimum stays at d = 0).
 #[derive(Clone, Debug)]
 pub struct HparamSurface {
     /// `[eta0, k, B0, m]`.
@@ -105,14 +107,18 @@ pub struct HparamSurface {
     pub curv_lr: f64,
     /// Curvature of ln loss in ln batch.
     pub curv_batch: f64,
+    /// Extra cubic rise above the optimal lr (0: a symmetric bowl).
+    pub skew_lr: f64,
 }
 
 impl HparamSurface {
     /// ln loss at (C, lr, batch tokens), without noise.
     pub fn ln_loss(&self, c: f64, lr: f64, batch: f64) -> f64 {
         let (e, b) = crate::hparams::optimal(&self.p, c);
+        let d = (lr / e).ln();
         (10.0 * c.powf(-0.05)).ln()
-            + self.curv_lr * (lr / e).ln().powi(2)
+            + self.curv_lr * d * d
+            + self.skew_lr * d.max(0.0).powi(3)
             + self.curv_batch * (batch / b).ln().powi(2)
     }
 }

@@ -55,6 +55,8 @@ pub struct SuggestRequest {
     pub family: Family,
     /// N_opt at the compute (from an allocation fit).
     pub n_opt: Option<Fitted>,
+    /// A model size given by the user instead of a fit (the family's shape nearest it).
+    pub n_given: Option<f64>,
     /// D_opt at the compute (from the same fit; the config's D is C / 6N of the chosen shape).
     pub d_opt: Option<Fitted>,
     /// Optimal peak learning rate (from a hyper-parameter fit).
@@ -105,6 +107,11 @@ pub fn suggest(req: &SuggestRequest) -> Result<Suggestion> {
     let preset: Preset = req.preset.parse()?;
     let base = Config::resolve(Some(preset), None, &req.sets)?;
     let per_seq = (base.train.seq_len * base.train.grad_accum) as f64;
+    if let Some(n) = req.n_given {
+        if !(n > 0.0 && n.is_finite()) {
+            return Err(invalid("--n", n, "a parameter count > 0, e.g. 5e4"));
+        }
+    }
     for (name, v) in [
         ("N_opt", req.n_opt),
         ("lr", req.lr),
@@ -121,20 +128,24 @@ pub fn suggest(req: &SuggestRequest) -> Result<Suggestion> {
         }
     }
 
-    let (shape, n_source) = match req.n_opt {
-        Some(f) => {
-            let shape = req.family.shape_for(f.value, &[]).ok_or_else(|| {
-                let (min, max) = req.family.range();
-                Error::NoShape {
-                    target: f.value,
-                    family: req.family.to_string(),
-                    min,
-                    max,
-                }
-            })?;
-            (shape, Source::Fitted(f.ci95))
-        }
-        None => (
+    let shape_for = |target: f64| {
+        req.family.shape_for(target, &[]).ok_or_else(|| {
+            let (min, max) = req.family.range();
+            Error::NoShape {
+                target,
+                family: req.family.to_string(),
+                min,
+                max,
+            }
+        })
+    };
+    let (shape, n_source) = match (req.n_given, req.n_opt) {
+        (Some(n), _) => (
+            shape_for(n)?,
+            Source::Default(format!("the {} family's shape nearest --n {n}", req.family)),
+        ),
+        (None, Some(f)) => (shape_for(f.value)?, Source::Fitted(f.ci95)),
+        (None, None) => (
             Shape {
                 n_layer: base.model.n_layer,
                 n_embd: base.model.n_embd,
@@ -236,6 +247,7 @@ mod tests {
             sets: vec![],
             family: crate::shapes::DEFAULT_FAMILY,
             n_opt: None,
+            n_given: None,
             d_opt: None,
             lr: None,
             batch_tokens: None,

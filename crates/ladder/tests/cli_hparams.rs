@@ -16,6 +16,7 @@ fn surface() -> HparamSurface {
         p: [0.3118, -0.125, 0.292, 0.3271],
         curv_lr: 0.02,
         curv_batch: 0.01,
+        skew_lr: 0.0,
     }
 }
 

@@ -14,7 +14,7 @@ use ladder_sweep::suggest::{Fitted, Source, SuggestRequest, Value};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 N and D come from the compute-optimal allocation of --fit (a chinchilla, isoflop or envelope
-fit), the shape is the family's (--family) nearest that N, D = C/(6N) of the shape in whole
+fit) or the size --n, the shape is the family's (--family) nearest that N, D = C/(6N) of the shape in whole
 optimizer steps; lr and batch (rounded to whole sequences of train.seq_len x train.grad_accum)
 from --hparams (ladder fit --law hparams). Every value is marked fitted, with its 95 % interval,
 or default, with where it came from. Warm-up is never fitted: 5 % of the steps within 10..500.
@@ -30,6 +30,9 @@ pub struct SuggestArgs {
     /// An allocation fit.json (chinchilla, isoflop or envelope): N_opt and D_opt at the compute.
     #[arg(long, value_name = "FIT.json")]
     pub fit: Option<PathBuf>,
+    /// The model size (non-embedding N) instead of --fit: the family's shape nearest it.
+    #[arg(long, value_name = "N", conflicts_with = "fit")]
+    pub n: Option<f64>,
     /// A hyper-parameter fit.json (ladder fit --law hparams): the optimal lr and batch.
     #[arg(long, value_name = "HP.json")]
     pub hparams: Option<PathBuf>,
@@ -89,13 +92,15 @@ pub fn run(a: SuggestArgs) -> anyhow::Result<()> {
         sets: a.set.clone(),
         family: a.family,
         n_opt,
+        n_given: a.n,
         d_opt,
         lr,
         batch_tokens: batch,
     })?;
-    let from = match a.fit {
-        Some(_) => format!("the {} family's shape nearest N_opt", a.family),
-        None => format!("the {} preset's model", a.preset),
+    let from = match (a.n, &a.fit) {
+        (Some(n), _) => format!("the {} family's shape nearest N = {}", a.family, num(n)),
+        (None, Some(_)) => format!("the {} family's shape nearest N_opt", a.family),
+        (None, None) => format!("the {} preset's model", a.preset),
     };
     let mut t = format!(
         "suggestion for C = {} FLOPs: {} layers × {} wide, {} heads ({from})\n",
