@@ -156,7 +156,13 @@ fn a_skewed_lr_profile_biases_eta0_not_the_exponents() {
         skew_lr: 0.02,
         ..surface()
     };
-    let offsets = [(0.3, -0.2), (-0.4, 0.1), (0.1, 0.4), (-0.2, -0.3), (0.4, 0.2)];
+    let offsets = [
+        (0.3, -0.2),
+        (-0.4, 0.1),
+        (0.1, 0.4),
+        (-0.2, -0.3),
+        (0.4, 0.2),
+    ];
     let pts = hparam_points(&s, &BUDGETS, (7, 5), &offsets, 0.002, false, 9);
     let f = fit(&pts, &opts()).unwrap();
     let (k, m) = (f.param("k").unwrap(), f.param("m").unwrap());
@@ -172,5 +178,8 @@ fn a_skewed_lr_profile_biases_eta0_not_the_exponents() {
     assert!((k - s.p[1]).abs() < 0.02, "k {k}");
     assert!((m - s.p[3]).abs() < 0.02, "m {m}");
     // The shift is below the optimum and smaller than half a grid step (ln 2 / 2).
-    assert!(shift < 0.0 && shift > -0.35, "ln(eta_opt / truth) {shifts:?}");
+    assert!(
+        shift < 0.0 && shift > -0.35,
+        "ln(eta_opt / truth) {shifts:?}"
+    );
 }
