@@ -366,5 +366,6 @@ pub fn budget(p: &[f64], samples: &[Vec<f64>], c: f64) -> Budget {
         in_range: None,
         points: None,
         note: None,
+        hparams: None,
     }
 }

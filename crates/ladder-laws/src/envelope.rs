@@ -185,6 +185,7 @@ pub fn fit(curves: &Curves, opts: &FitOptions) -> Result<FitFile> {
             points: Some(p.covering),
             note: (!p.interior)
                 .then(|| "best run is the smallest or largest model here: not used".to_string()),
+            hparams: None,
         });
     }
     let resid: Vec<f64> = env

@@ -168,6 +168,35 @@ pub struct Budget {
     /// Why a vertex was not used, when it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Hyper-parameter fits: the optimal learning rate and batch here, and the loss lost away
+    /// from them (absent for other laws).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hparams: Option<HparamOptimum>,
+}
+
+/// One budget's optimal learning rate and batch (`law: "hparams"`), and its flatness: the loss
+/// lost at 2× and ½× the optimal lr (at the optimal batch) and batch (at the optimal lr).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(non_snake_case)]
+pub struct HparamOptimum {
+    /// Optimal peak learning rate.
+    #[serde(with = "nullable")]
+    pub eta_opt: f64,
+    /// Optimal batch in tokens per optimizer step.
+    #[serde(with = "nullable")]
+    pub B_opt: f64,
+    /// Loss lost at 2× eta_opt.
+    #[serde(with = "nullable")]
+    pub loss_lr_x2: f64,
+    /// Loss lost at ½× eta_opt.
+    #[serde(with = "nullable")]
+    pub loss_lr_half: f64,
+    /// Loss lost at 2× B_opt.
+    #[serde(with = "nullable")]
+    pub loss_batch_x2: f64,
+    /// Loss lost at ½× B_opt.
+    #[serde(with = "nullable")]
+    pub loss_batch_half: f64,
 }
 
 /// Quantities derived from the parameters.
@@ -417,7 +446,7 @@ fn nullable_rows<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<Vec
 /// The content of fit.json.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitFile {
-    /// `chinchilla`, `isoflop`, `envelope`, `kaplan`, `power` or `doubling`.
+    /// `chinchilla`, `isoflop`, `envelope`, `kaplan`, `power`, `doubling` or `hparams`.
     pub law: String,
     /// Point estimates, in the law's order (DESIGN §3).
     pub params: Named<f64>,

@@ -166,6 +166,11 @@ pub fn support_of(input: &Input) -> Option<Support> {
                 _ => return None,
             }
         }
+        Input::Hparams(h) => Support {
+            n: h.n.as_deref().and_then(Support::range),
+            c: Support::range(&h.c),
+            ..Support::default()
+        },
     };
     (s.n.is_some() || s.d.is_some() || s.c.is_some()).then_some(s)
 }

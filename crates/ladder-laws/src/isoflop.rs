@@ -263,6 +263,7 @@ pub(crate) fn fit_parts(
             in_range: Some(v.is_ok()),
             points: Some(g.x.len()),
             note,
+            hparams: None,
         });
     }
     let too_few = |detail: String| Error::TooFewBudgets {
@@ -498,5 +499,6 @@ pub fn law_budget(p: &[f64], samples: &[Vec<f64>], c: f64) -> Budget {
         in_range: None,
         points: None,
         note: None,
+        hparams: None,
     }
 }

@@ -7,8 +7,9 @@
 use crate::data::{Curves, RunPoints, XKind, XyPoints};
 use crate::error::{Error, Result};
 use crate::fitfile::FitFile;
+use crate::hparams::HparamPoints;
 use crate::options::{FitOptions, LawKind};
-use crate::{allocation, chinchilla, doubling, envelope, isoflop, kaplan, power};
+use crate::{allocation, chinchilla, doubling, envelope, hparams, isoflop, kaplan, power};
 
 /// What a law reads from its input table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub enum Columns {
     Xy(XKind),
     /// Training curves (CSV `N, D, loss` per step, or run directories' metrics.jsonl).
     Curves,
+    /// Hyper-parameter sweeps (CSV `C, lr, batch_tokens, loss`, or run directories' summary.json
+    /// and config.toml: `train.lr`, the batch shape).
+    Hparams,
 }
 
 /// A law's input, read as its [`Columns`] say.
@@ -32,6 +36,8 @@ pub enum Input {
     Xy(XyPoints),
     /// For [`Columns::Curves`].
     Curves(Curves),
+    /// For [`Columns::Hparams`].
+    Hparams(HparamPoints),
 }
 
 /// The compute-optimal allocation at one budget: (N_opt, D_opt, loss there when the law models
@@ -59,6 +65,35 @@ pub trait Law: Sync {
     /// The compute-optimal allocation at `c` FLOPs for parameters `p` (a derived quantity).
     fn optimum(&self, _p: &[f64], _c: f64) -> Option<Optimum> {
         None
+    }
+    /// The optimal (peak learning rate, batch in tokens) at `c` FLOPs for parameters `p`, for
+    /// hyper-parameter laws.
+    fn hparams_at(&self, _p: &[f64], _c: f64) -> Option<(f64, f64)> {
+        None
+    }
+}
+
+/// η_opt = η0·C^k, B_opt = B0·C^m from per-budget optima ([`hparams`]).
+pub struct Hparams;
+
+impl Law for Hparams {
+    fn kind(&self) -> LawKind {
+        LawKind::Hparams
+    }
+    fn params(&self) -> Vec<&'static str> {
+        hparams::PARAMS.to_vec()
+    }
+    fn columns(&self) -> Columns {
+        Columns::Hparams
+    }
+    fn fit(&self, input: &Input, opts: &FitOptions) -> Result<FitFile> {
+        match input {
+            Input::Hparams(p) => hparams::fit(p, opts),
+            _ => Err(wrong_input(self.kind())),
+        }
+    }
+    fn hparams_at(&self, p: &[f64], c: f64) -> Option<(f64, f64)> {
+        Some(hparams::optimal(p, c))
     }
 }
 
@@ -260,6 +295,7 @@ pub fn law_for(kind: LawKind, x: Option<&str>, opts: &FitOptions) -> Box<dyn Law
             offset: opts.offset,
         }),
         LawKind::Doubling => Box::new(Doubling),
+        LawKind::Hparams => Box::new(Hparams),
     }
 }
 
@@ -269,7 +305,7 @@ pub fn law_of(fit: &FitFile) -> Result<Box<dyn Law>> {
     let kind = LawKind::parse(&fit.law).ok_or_else(|| Error::Unsupported {
         law: fit.law.clone(),
         what: "any prediction",
-        hint: "; not a law this ladder knows (chinchilla, isoflop, envelope, kaplan, power, doubling)",
+        hint: "; not a law this ladder knows (chinchilla, isoflop, envelope, kaplan, power, doubling, hparams)",
     })?;
     Ok(match kind {
         // Files written before `data.x` existed for kaplan: the one-variable form has 2 params.

@@ -11,7 +11,8 @@
 //! * Each law implements [`law::Law`] (parameters, columns, fit, predictions, allocation);
 //!   the fits themselves:
 //!   [`chinchilla`] (Approach 3: Huber in log space, L-BFGS from the 4500-point Hoffmann grid),
-//!   [`isoflop`] (Approach 2), [`envelope`] (Approach 1), [`kaplan`], [`power`], [`doubling`].
+//!   [`isoflop`] (Approach 2), [`envelope`] (Approach 1), [`kaplan`], [`power`], [`doubling`],
+//!   and [`hparams`] (optimal learning rate and batch as power laws of compute).
 //! * Chinchilla, Kaplan, power and doubling share one fit routine ([`logfit`]): Huber in log
 //!   space, weighted by each point's standard error when known ([`noise`], with χ²/dof of the
 //!   residuals against that noise).
@@ -50,6 +51,7 @@ pub mod doubling;
 pub mod envelope;
 pub mod error;
 pub mod fitfile;
+pub mod hparams;
 pub mod identity;
 pub mod isoflop;
 pub mod kaplan;
@@ -133,6 +135,13 @@ pub fn fit(req: &FitRequest) -> Result<FitFile> {
         law::Columns::Runs => law::Input::Runs(match &single_csv {
             Some(p) => data::RunPoints::from_csv_with(p, opts.params)?,
             None => runs::run_points_with(&req.inputs, opts.params)?,
+        }),
+        law::Columns::Hparams => law::Input::Hparams(match &single_csv {
+            Some(p) => hparams::HparamPoints::from_csv(p)?,
+            None => {
+                let (table, origin) = runs::run_table(&req.inputs)?;
+                hparams::HparamPoints::from_runs(&table, origin)?
+            }
         }),
         law::Columns::Curves => law::Input::Curves(match &single_csv {
             Some(p) => data::Curves::from_csv(p)?,

@@ -20,6 +20,8 @@ pub enum LawKind {
     Power,
     /// `y = y0·2^((t − t0)/T)`.
     Doubling,
+    /// Optimal learning rate and batch per budget, then η_opt = η0·C^k, B_opt = B0·C^m.
+    Hparams,
 }
 
 impl LawKind {
@@ -32,6 +34,7 @@ impl LawKind {
             LawKind::Kaplan => "kaplan",
             LawKind::Power => "power",
             LawKind::Doubling => "doubling",
+            LawKind::Hparams => "hparams",
         }
     }
 
@@ -44,6 +47,7 @@ impl LawKind {
             LawKind::Kaplan,
             LawKind::Power,
             LawKind::Doubling,
+            LawKind::Hparams,
         ]
         .into_iter()
         .find(|l| l.name() == s)

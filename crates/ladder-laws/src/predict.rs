@@ -89,6 +89,20 @@ pub fn allocation(fit: &FitFile, c: f64) -> Result<Allocation> {
     })
 }
 
+/// The optimal (peak learning rate, batch in tokens) at `c` FLOPs: hyper-parameter fits.
+pub fn hparams(fit: &FitFile, c: f64) -> Result<(Estimate, Estimate)> {
+    let law = law_of(fit)?;
+    if law.hparams_at(&fit.param_vector(), c).is_none() {
+        return Err(unsupported(
+            fit,
+            "an optimal learning rate and batch",
+            "; fit --law hparams to a learning-rate × batch sweep",
+        ));
+    }
+    let q = |p: &[f64], k: usize| law.hparams_at(p, c).map_or(f64::NAN, |v| [v.0, v.1][k]);
+    Ok((estimate(fit, |p| q(p, 0)), estimate(fit, |p| q(p, 1))))
+}
+
 /// y at x: power (`a·x^b (+c)`), doubling (x in decimal years for dates), single-variable kaplan.
 pub fn value_at(fit: &FitFile, x: f64) -> Result<Estimate> {
     let law = law_of(fit)?;

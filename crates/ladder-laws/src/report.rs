@@ -46,6 +46,7 @@ fn formula(f: &FitFile) -> &'static str {
         "power" if f.params.0.len() == 3 => "y = a*x^b + c",
         "power" => "y = a*x^b",
         "doubling" => "y = y0 * 2^((t - t0)/doubling_time)",
+        "hparams" => "per-budget optima in (ln lr, ln batch); eta_opt = eta0*C^k, B_opt = B0*C^m",
         _ => "",
     }
 }
@@ -100,6 +101,44 @@ fn budget_rows(out: &mut String, budgets: &[Budget]) {
     }
 }
 
+fn hparam_rows(out: &mut String, budgets: &[Budget]) {
+    let _ = writeln!(
+        out,
+        "  {:<10} {:<8} {:>10} {:<24} {:>10} {:<24} {:>8} {:>9} {:>9}  note",
+        "C",
+        "kind",
+        "eta_opt",
+        "95% interval",
+        "B_opt",
+        "95% interval",
+        "loss",
+        "lost lr",
+        "lost B"
+    );
+    for b in budgets {
+        let h = b.hparams.as_ref();
+        let v = |f: fn(&crate::fitfile::HparamOptimum) -> f64| h.map_or("-".into(), |h| num(f(h)));
+        let _ = writeln!(
+            out,
+            "  {:<10} {:<8} {:>10} {:<24} {:>10} {:<24} {:>8} {:>9} {:>9}  {}",
+            num(b.C),
+            b.kind,
+            v(|h| h.eta_opt),
+            interval(b.ci95.get("eta_opt")),
+            v(|h| h.B_opt),
+            interval(b.ci95.get("B_opt")),
+            b.loss.map_or("-".into(), num),
+            v(|h| h.loss_lr_x2),
+            v(|h| h.loss_batch_x2),
+            match (b.in_range, &b.note) {
+                (_, Some(n)) => format!("not used: {n}"),
+                (Some(true), None) => "used".into(),
+                _ => String::new(),
+            }
+        );
+    }
+}
+
 /// The human-readable summary of a fit.
 pub fn fit_table(f: &FitFile) -> String {
     let mut o = String::new();
@@ -131,8 +170,13 @@ pub fn fit_table(f: &FitFile) -> String {
         Some(d) => format!("{} (delta {d})", f.fit.objective),
         None => f.fit.objective.clone(),
     };
-    if matches!(f.law.as_str(), "isoflop" | "envelope") {
+    if matches!(f.law.as_str(), "isoflop" | "envelope" | "hparams") {
         let what = match (f.law.as_str(), &f.fit.vertex) {
+            ("hparams", v) => format!(
+                "optima by {}; {} power laws, sum of w*r^2 (ln eta_opt, ln B_opt)",
+                v.as_deref().unwrap_or("-"),
+                f.fit.objective
+            ),
             // fit.json files written before `--vertex` existed hold the parabolas' SSE.
             ("isoflop", None) => "parabola SSE".to_string(),
             ("isoflop", Some(v)) => format!(
@@ -216,7 +260,13 @@ pub fn fit_table(f: &FitFile) -> String {
         }
         rows(&mut o, &derived, &ci, &se, None);
     }
-    if !d.budgets.is_empty() {
+    if !d.budgets.is_empty() && f.law == "hparams" {
+        let _ = writeln!(
+            o,
+            "\n  budgets (C in FLOPs; B in tokens per step; lost = loss lost at 2x or 1/2x the optimal lr / batch)"
+        );
+        hparam_rows(&mut o, &d.budgets);
+    } else if !d.budgets.is_empty() {
         let _ = writeln!(o, "\n  budgets (C in FLOPs, C = 6*N*D)");
         budget_rows(&mut o, &d.budgets);
     }

@@ -120,6 +120,40 @@ pub fn ols_parabola(x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
     Some([c[0] - c[1] * m + c[2] * m * m, c[1] - 2.0 * c[2] * m, c[2]])
 }
 
+/// Solves the square system `a·x = b` by Gaussian elimination with partial pivoting; `None` when
+/// it is (relatively) singular.
+pub fn solve_linear(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    let scale = a
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-300);
+    for col in 0..n {
+        let piv = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        let p = a[piv][col].abs();
+        if p.is_nan() || p <= 1e-13 * scale {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        let pivot_row = a[col].clone();
+        for r in col + 1..n {
+            let f = a[r][col] / pivot_row[col];
+            for (v, p) in a[r].iter_mut().zip(&pivot_row).skip(col) {
+                *v -= f * p;
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|c| a[r][c] * x[c]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
+
 /// Solves a 3×3 system by Cramer's rule; `None` when (relatively) singular.
 fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
     let det = |m: &[[f64; 3]; 3]| {

@@ -13,6 +13,8 @@
 //! 4. the residuals around the law;
 //! 5. the compute-optimal frontier N_opt(C), D_opt(C) of both laws with 95 % bands;
 //! 6. residuals by model shape (depth and width, from each run's config.toml);
+//!    and for a learning-rate × batch sweep, loss against lr per budget and the fitted
+//!    η_opt(C), B_opt(C) with bands ([`figures::hparams`]);
 //! 7. a backtest section ([`backtests`]): the largest budget predicted from the others;
 //! 8. a diagnosis section: each run with a `diagnosis.json` (from `ladder diagnose`), each
 //!    highlighted run and each `--diagnose` run directory against the law and similar runs;
@@ -252,6 +254,26 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
         )?);
     }
 
+    // A learning-rate × batch sweep (ladder sweep plan --grid) gets its hyper-parameter laws.
+    if let Some((points, fit)) = hparams_fit(input, opts) {
+        figs.push(render(
+            "hparams",
+            "Learning rate and batch",
+            format!(
+                "Left: final validation loss against the peak learning rate at each budget (colour),                  one line per batch size; rings mark each budget's optimum on its local quadratic                  surface in (ln lr, ln batch). Middle and right: the optimal learning rate and batch                  (tokens per step) per budget with their 95 % intervals (hollow: not used, e.g. an                  optimum at the edge of the grid), and the fitted power laws η_opt = {}·C^{:.3} and                  B_opt = {}·C^{:.3} with their 95 % bootstrap bands (docs/hparams.md).",
+                plot::short(fit.param("eta0").unwrap_or(f64::NAN)),
+                fit.param("k").unwrap_or(f64::NAN),
+                plot::short(fit.param("B0").unwrap_or(f64::NAN)),
+                fit.param("m").unwrap_or(f64::NAN),
+            ),
+            PANELS,
+            &figures::hparams::Hparams {
+                points: &points,
+                fit: &fit,
+            },
+        )?);
+    }
+
     // Diagnosis subjects: diagnosed or highlighted input runs, then the --diagnose runs.
     let mut subject_runs: Vec<&Run> = runs
         .iter()
@@ -336,6 +358,22 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
         unavailable,
         font,
     })
+}
+
+/// The runs as hyper-parameter points and their `--law hparams` fit, when the input is a
+/// learning-rate × batch sweep the law can fit (any other ladder gives `None`: no section).
+fn hparams_fit(
+    input: &Path,
+    opts: &ReportOptions,
+) -> Option<(ladder_laws::hparams::HparamPoints, ladder_laws::FitFile)> {
+    let (table, origin) = ladder_laws::runs::run_table(&[input.to_path_buf()]).ok()?;
+    let points = ladder_laws::hparams::HparamPoints::from_runs(&table, origin).ok()?;
+    let fit_opts = ladder_laws::FitOptions::default()
+        .with_bootstrap(opts.bootstrap)
+        .ok()?
+        .with_seed(opts.seed);
+    let fit = ladder_laws::hparams::fit(&points, &fit_opts).ok()?;
+    Some((points, fit))
 }
 
 /// Indices of the runs named by `--highlight` (directory name, or a path to the directory).

@@ -102,7 +102,7 @@ impl LrPlan {
 }
 
 /// `x` rounded to `digits` significant digits.
-fn round_sig(x: f64, digits: i32) -> f64 {
+pub(crate) fn round_sig(x: f64, digits: i32) -> f64 {
     if x == 0.0 || !x.is_finite() {
         return x;
     }

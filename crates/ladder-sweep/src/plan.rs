@@ -17,6 +17,7 @@ use ladder_train::{Config, Preset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io, Error, Result};
+use crate::grid::{Axis, Grid};
 use crate::lr::{LrPlan, LrRule};
 use crate::shapes::{Family, Shape};
 
@@ -61,6 +62,10 @@ pub struct Plan {
     /// Seeds per point (runs of the same budget and shape that differ only by `train.seed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<usize>,
+    /// The hyper-parameter grid every (budget, size) was expanded over (`--grid`, as given);
+    /// each run holds its grid values in `[run.params]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<String>,
     /// `--set` overrides for every run, applied before each run's own keys.
     #[serde(default)]
     pub set: Vec<String>,
@@ -337,6 +342,11 @@ impl Plan {
             t += "# Runs per (budget, shape): named <point>-s<k> with train.seed = seed + k when > 1.\n";
             t += &format!("seeds = {k}\n");
         }
+        if let Some(g) = &self.grid {
+            t += "# Hyper-parameter grid (name=lo:hi:count, log-spaced): one run per grid point of each\n";
+            t += "# budget and size, its values in [run.params], its steps set so it spends its budget.\n";
+            t += &format!("grid = {}\n", q(g));
+        }
         t += "# `ladder train --set` overrides for every run, before each run's own keys.\n";
         t += &format!("set = {}\n", list(&self.set));
         for r in &self.runs {
@@ -495,6 +505,11 @@ pub struct PlanRequest {
     pub arch: String,
     /// How to estimate run times.
     pub estimate: Estimate,
+    /// A hyper-parameter grid: every (budget, size) becomes one run per grid point.
+    pub grid: Option<Grid>,
+    /// Per budget `(C, N)`: centre that budget's sizes on this N (the compute-optimal size of a
+    /// fitted law) instead of `tokens_per_param`; with one size it is the size.
+    pub centres: Option<Vec<(f64, f64)>>,
 }
 
 fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> Error {
@@ -526,6 +541,8 @@ impl PlanRequest {
             warmup_fraction: crate::lr::WARMUP_FRACTION,
             arch: TRAINABLE_ARCH.into(),
             estimate: Estimate::Measure { threads: 1 },
+            grid: None,
+            centres: None,
         }
     }
 
@@ -606,22 +623,56 @@ impl PlanRequest {
                 return Err(invalid("--est-gflops", g, "must be > 0"));
             }
         }
+        if let Some(cs) = &self.centres {
+            if self.n_range.is_some() {
+                return Err(invalid(
+                    "--n-range",
+                    "with a fit",
+                    "give either --n-range or the fit whose optimal N centres the sizes, not both",
+                ));
+            }
+            if let Some(&(c, n)) = cs.iter().find(|(_, n)| !(*n > 0.0 && n.is_finite())) {
+                return Err(invalid(
+                    "fit",
+                    format!("N_opt = {n} at C = {c:e}"),
+                    "the fit gives no positive optimal N at this budget; check the fit or give --n-range",
+                ));
+            }
+        }
         Ok(())
     }
 
-    /// The target sizes of budget `c`, log-spaced.
-    fn targets(&self, c: f64) -> Vec<f64> {
-        let (lo, hi) = self.n_range.unwrap_or_else(|| {
-            let centre = (c / (6.0 * self.tokens_per_param)).sqrt();
-            (centre / self.span.sqrt(), centre * self.span.sqrt())
-        });
-        if self.sizes == 1 {
-            return vec![(lo * hi).sqrt()];
+    /// The centre of budget `c`'s sizes: the given N for it, else N = sqrt(C / (6·r)).
+    fn centre(&self, c: f64) -> Result<f64> {
+        match &self.centres {
+            None => Ok((c / (6.0 * self.tokens_per_param)).sqrt()),
+            Some(cs) => cs
+                .iter()
+                .find(|(b, _)| ((b / c).ln()).abs() < 1e-9)
+                .map(|&(_, n)| n)
+                .ok_or_else(|| {
+                    invalid(
+                        "--budgets",
+                        c,
+                        "no optimal N was given for this budget (internal: centres and budgets differ)",
+                    )
+                }),
         }
-        let k = (self.sizes - 1) as f64;
-        (0..self.sizes)
-            .map(|i| lo * (hi / lo).powf(i as f64 / k))
-            .collect()
+    }
+
+    /// The target sizes of budget `c`, log-spaced.
+    fn targets(&self, c: f64) -> Result<Vec<f64>> {
+        let (lo, hi) = match self.n_range {
+            Some(r) => r,
+            None => {
+                let centre = self.centre(c)?;
+                (centre / self.span.sqrt(), centre * self.span.sqrt())
+            }
+        };
+        if self.sizes == 1 {
+            return Ok(vec![(lo * hi).sqrt()]);
+        }
+        Ok(crate::grid::log_spaced(lo, hi, self.sizes))
     }
 
     /// The rules that turn a (budget, shape) into a run of this request.
@@ -636,6 +687,7 @@ impl PlanRequest {
                 base_warmup: base.train.warmup_steps,
             },
             tokens_per_step: base.train.tokens_per_step(),
+            batch_size: base.train.batch_size,
             // The plan's config asks for no periodic checkpoints: give each run its own cadence.
             checkpoints: base.checkpoint.every == 0,
             arch: self.arch.clone(),
@@ -651,6 +703,8 @@ pub struct RunRules {
     pub lr: LrPlan,
     /// Tokens per optimizer step of the plan's config.
     pub tokens_per_step: u64,
+    /// Sequences per micro-batch of the plan's config (`train.batch_size`).
+    pub batch_size: usize,
     /// Whether each run gets `"checkpoint.every"` = [`checkpoint_every`] in its params.
     pub checkpoints: bool,
     /// `model.arch`.
@@ -660,10 +714,21 @@ pub struct RunRules {
 impl RunRules {
     /// The run `name` of `shape` with D ≈ `c` / (6N) rounded to whole optimizer steps.
     pub fn run(&self, name: String, c: f64, shape: Shape, seed: u64) -> RunSpec {
+        self.run_with(name, c, shape, seed, self.tokens_per_step)
+    }
+
+    /// As [`RunRules::run`] for a run whose optimizer step takes `tokens_per_step` tokens (a
+    /// grid point with its own batch size): its steps are set so it still spends `c`.
+    pub fn run_with(
+        &self,
+        name: String,
+        c: f64,
+        shape: Shape,
+        seed: u64,
+        tokens_per_step: u64,
+    ) -> RunSpec {
         let n = shape.n_params() as f64;
-        let steps = (c / (6.0 * n) / self.tokens_per_step as f64)
-            .round()
-            .max(1.0) as u64;
+        let steps = (c / (6.0 * n) / tokens_per_step as f64).round().max(1.0) as u64;
         let mut params = BTreeMap::new();
         if self.checkpoints {
             params.insert(
@@ -678,7 +743,7 @@ impl RunRules {
             n_layer: shape.n_layer,
             n_embd: shape.n_embd,
             n_head: shape.n_head,
-            tokens: steps * self.tokens_per_step,
+            tokens: steps * tokens_per_step,
             seed,
             lr: Some(self.lr.lr(shape.n_embd)),
             warmup_steps: Some(self.lr.warmup(steps)),
@@ -710,13 +775,14 @@ pub fn make_plan(req: &PlanRequest) -> Result<Plan> {
         lr_rule: Some(req.lr_rule.to_string()),
         lr_ref: Some(rules.lr.lr_ref),
         seeds: Some(req.seeds),
+        grid: req.grid.as_ref().map(|g| g.to_string()),
         set: req.sets.clone(),
         runs: vec![],
     };
     let arch = parse_arch(&req.arch).unwrap_or_default();
     for &c in &budgets {
         let mut taken: Vec<Shape> = Vec::new();
-        for target in req.targets(c) {
+        for target in req.targets(c)? {
             let shape = req
                 .family
                 .shape_for_arch(arch, target, &taken)
@@ -734,19 +800,27 @@ pub fn make_plan(req: &PlanRequest) -> Result<Plan> {
         taken.sort_by_key(|s| s.n_params());
         for shape in taken {
             let name = format!("c{}-n{}", fmt_budget(c), fmt_n(shape.n_params(), 2));
-            let run = rules.run(name, c, shape, req.seed);
-            if (run.compute() / c - 1.0).abs() > 0.01 {
-                return Err(Error::BudgetTooSmall {
-                    budget: c,
-                    name: run.name,
-                    tokens: run.tokens,
-                    tokens_per_step: rules.tokens_per_step,
-                });
-            }
-            plan.runs.push(run);
+            plan.runs.push(rules.run(name, c, shape, req.seed));
         }
     }
     unique_names(&mut plan);
+    if let Some(grid) = &req.grid {
+        plan.runs = plan
+            .runs
+            .iter()
+            .flat_map(|point| grid_runs(&rules, grid, point))
+            .collect();
+    }
+    for run in &plan.runs {
+        if (run.compute() / run.budget - 1.0).abs() > 0.01 {
+            return Err(Error::BudgetTooSmall {
+                budget: run.budget,
+                name: run.name.clone(),
+                tokens: run.tokens,
+                tokens_per_step: run_tokens_per_step(&rules, run),
+            });
+        }
+    }
     if req.seeds > 1 {
         plan.runs = plan
             .runs
@@ -770,6 +844,51 @@ pub fn make_plan(req: &PlanRequest) -> Result<Plan> {
     }
     estimate_times(&mut plan, meta.vocab_size, req.estimate)?;
     Ok(plan)
+}
+
+/// The runs of one (budget, shape) point for every grid point: named `<point>-lr…-b…-w…`, the
+/// grid's values in `[run.params]` (replacing the lr rule's `lr` and warm-up where the grid sets
+/// them), steps set for the point's batch so each run spends the budget.
+fn grid_runs(rules: &RunRules, grid: &Grid, point: &RunSpec) -> Vec<RunSpec> {
+    grid.points()
+        .into_iter()
+        .map(|values| {
+            let mut name = point.name.clone();
+            let mut tokens_per_step = rules.tokens_per_step;
+            for &(axis, v) in &values {
+                name = format!("{name}-{}", axis.label(v));
+                if axis == Axis::Batch {
+                    tokens_per_step = rules.tokens_per_step / rules.batch_size as u64 * v as u64;
+                }
+            }
+            let mut run = rules.run_with(
+                name,
+                point.budget,
+                point.shape(),
+                point.seed,
+                tokens_per_step,
+            );
+            for &(axis, v) in &values {
+                match axis {
+                    Axis::Lr => run.lr = None,
+                    Axis::Warmup => run.warmup_steps = None,
+                    Axis::Batch => {}
+                }
+                run.params.insert(axis.key().to_string(), axis.toml(v));
+            }
+            run
+        })
+        .collect()
+}
+
+/// Tokens per optimizer step of a planned run (its grid batch, else the plan's).
+fn run_tokens_per_step(rules: &RunRules, run: &RunSpec) -> u64 {
+    match run.params.get(Axis::Batch.key()) {
+        Some(toml::Value::Integer(b)) => {
+            rules.tokens_per_step / rules.batch_size as u64 * (*b).max(1) as u64
+        }
+        _ => rules.tokens_per_step,
+    }
 }
 
 /// Two shapes whose N rounds to the same name get more decimals, then the depth.
@@ -810,36 +929,40 @@ fn run_flops(plan: &Plan, run: &RunSpec, vocab: usize) -> Result<f64> {
 
 /// Fills `est_seconds` of every run: FLOPs ÷ a rate, measured per shape or given.
 fn estimate_times(plan: &mut Plan, vocab: usize, how: Estimate) -> Result<()> {
-    let mut rates: Vec<(Shape, f64)> = Vec::new();
+    // Rates per (shape, micro-batch): a grid over batch sizes times each batch once.
+    let mut rates: Vec<((Shape, usize), f64)> = Vec::new();
     for i in 0..plan.runs.len() {
         let run = plan.runs[i].clone();
         let flops = run_flops(plan, &run, vocab)?;
         let gflops = match how {
             Estimate::Gflops(g) => g,
-            Estimate::Measure { threads } => match rates.iter().find(|(s, _)| *s == run.shape()) {
-                Some(&(_, g)) => g,
-                None => {
-                    let cfg = plan.run_config(&run)?;
-                    let mut model = run.shape().model(vocab);
-                    model.block_size = cfg.model.block_size;
-                    let rep = ladder_train::bench::bench(&ladder_train::bench::BenchOptions {
-                        model,
-                        batch: cfg.train.batch_size,
-                        seq_len: cfg.train.seq_len,
-                        steps: 4,
-                        warmup: 2,
-                        threads,
-                        // Declared so no GEMM probe runs: only the step time is used.
-                        peak_gflops: Some(1.0),
-                    })?;
-                    // The fastest step: on a busy machine the others measure the neighbours.
-                    let g = rep.flops_per_token * (rep.batch * rep.seq_len) as f64
-                        / (rep.min_ms * 1e-3)
-                        / 1e9;
-                    rates.push((run.shape(), g));
-                    g
+            Estimate::Measure { threads } => {
+                let cfg = plan.run_config(&run)?;
+                let key = (run.shape(), cfg.train.batch_size);
+                match rates.iter().find(|(k, _)| *k == key) {
+                    Some(&(_, g)) => g,
+                    None => {
+                        let mut model = run.shape().model(vocab);
+                        model.block_size = cfg.model.block_size;
+                        let rep = ladder_train::bench::bench(&ladder_train::bench::BenchOptions {
+                            model,
+                            batch: cfg.train.batch_size,
+                            seq_len: cfg.train.seq_len,
+                            steps: 4,
+                            warmup: 2,
+                            threads,
+                            // Declared so no GEMM probe runs: only the step time is used.
+                            peak_gflops: Some(1.0),
+                        })?;
+                        // The fastest step: on a busy machine the others measure the neighbours.
+                        let g = rep.flops_per_token * (rep.batch * rep.seq_len) as f64
+                            / (rep.min_ms * 1e-3)
+                            / 1e9;
+                        rates.push((key, g));
+                        g
+                    }
                 }
-            },
+            }
         };
         // Tenths of a second: what sweep.toml keeps, so a plan round-trips exactly.
         plan.runs[i].est_seconds = Some((flops / (gflops * 1e9) * 10.0).round() / 10.0);
@@ -873,7 +996,7 @@ mod tests {
             ..PlanRequest::new(PathBuf::new(), vec![1.2e12])
         };
         // centre = sqrt(1.2e12 / 120) = 1e5; span 16 -> 2.5e4 .. 4e5.
-        let t = req.targets(1.2e12);
+        let t = req.targets(1.2e12).unwrap();
         let want = [2.5e4, 1e5, 4e5];
         for (a, b) in t.iter().zip(want) {
             assert!((a / b - 1.0).abs() < 1e-9, "{t:?}");

@@ -39,6 +39,8 @@ enum Command {
     Backtest(cmd::backtest::BacktestArgs),
     /// Predict from a fitted law: loss at (N, D), or the compute-optimal allocation at a budget.
     Predict(cmd::predict::PredictArgs),
+    /// Suggest N, D, shape, lr and batch for a target compute from fitted laws, and a config.
+    Suggest(cmd::suggest::SuggestArgs),
     /// Is this run broken? Judge it against a fitted law, reference runs and its health signals.
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Write one self-contained HTML report of a ladder: curves, IsoFLOP profiles, laws, frontier, diagnosis.
@@ -64,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(a) => cmd::fit::run(a),
         Command::Backtest(a) => cmd::backtest::run(a),
         Command::Predict(a) => cmd::predict::run(a),
+        Command::Suggest(a) => cmd::suggest::run(a),
         Command::Debug(c) => cmd::debug::run(c),
         Command::Report(a) => cmd::report::run(a),
         Command::Sweep(c) => cmd::sweep::run(c),

@@ -8,6 +8,7 @@
 pub mod curves;
 pub mod diagnosis;
 pub mod frontier;
+pub mod hparams;
 pub mod law;
 pub mod shape;
 

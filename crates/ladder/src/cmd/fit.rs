@@ -22,6 +22,9 @@ pub enum LawArg {
     Power,
     /// Exponential growth in time, y = y0 2^((t - t0)/T); needs --x (dates or years) and --y.
     Doubling,
+    /// Optimal learning rate and batch per budget (local quadratic in ln lr, ln batch), then
+    /// eta_opt = eta0 C^k and B_opt = B0 C^m (B in tokens).
+    Hparams,
 }
 
 impl From<LawArg> for LawKind {
@@ -33,6 +36,7 @@ impl From<LawArg> for LawKind {
             LawArg::Kaplan => LawKind::Kaplan,
             LawArg::Power => LawKind::Power,
             LawArg::Doubling => LawKind::Doubling,
+            LawArg::Hparams => LawKind::Hparams,
         }
     }
 }
@@ -96,12 +100,15 @@ pub enum Format {
   ladder fit xy.csv --law power --x C --y loss --offset
   ladder fit trend.csv --law doubling --x date --y horizon
   ladder fit sweep/ --law power --x model.n_embd --y final_val_loss
+  ladder fit hp-sweep/ --law hparams --compute 1e13 --out hp.json
 The CSV needs a header: N, D, loss (C optional; D = C/(6N) when only C is given; loss_se
 optional: each loss's standard error, which weights the fit). Run directories hold summary.json
 (final_val_loss_se weights the fit; runs differing only in train.seed are merged into one point);
 a sweep holds runs/*/summary.json. --x/--y name any CSV column, or any key of summary.json or
 config.toml (dotted: train.lr, model.n_embd) for run directories; column <y>_se is y's standard
-error. See docs/laws.md.")]
+error. --law hparams reads C, lr, batch_tokens, loss (loss_se, N optional) from a CSV, or from
+run directories C, train.lr, train.batch_size x train.seq_len x train.grad_accum and
+final_val_loss. See docs/laws.md and docs/hparams.md.")]
 pub struct FitArgs {
     /// A CSV file, or one or more run directories, or a sweep directory.
     #[arg(required = true, value_name = "INPUT")]
@@ -135,7 +142,8 @@ pub struct FitArgs {
     /// Power law with an additive offset: y = a x^b + c.
     #[arg(long)]
     pub offset: bool,
-    /// Compute budgets (FLOPs) at which to report N_opt, D_opt, tokens/param (repeatable).
+    /// Compute budgets (FLOPs) at which to report N_opt, D_opt, tokens/param (for hparams: the
+    /// optimal lr and batch) (repeatable).
     #[arg(long = "compute", value_name = "FLOPS")]
     pub compute: Vec<f64>,
     /// Loss key of metrics.jsonl for envelope fits of run directories (`loss` or `val_loss`).

@@ -14,6 +14,7 @@ pub mod predict;
 pub mod quickstart;
 pub mod report;
 pub mod sample;
+pub mod suggest;
 pub mod supervise;
 pub mod sweep;
 pub mod train;

@@ -48,9 +48,9 @@ pub struct PlanArgs {
     /// Compute budgets in FLOPs (6·N·D), comma-separated.
     #[arg(long, value_name = "C,C,...", value_delimiter = ',', required = true)]
     pub budgets: Vec<f64>,
-    /// Model sizes per budget.
-    #[arg(long, default_value_t = 5)]
-    pub sizes: usize,
+    /// Model sizes per budget (default 5; 1 with --grid).
+    #[arg(long)]
+    pub sizes: Option<usize>,
     /// The `ladder train` preset every run starts from (its batch shape, LR, eval settings).
     #[arg(
         long,
@@ -102,6 +102,16 @@ pub struct PlanArgs {
     /// Estimate times from this training rate (GFLOP/s) instead of timing a few steps per shape.
     #[arg(long, value_name = "GFLOPS")]
     pub est_gflops: Option<f64>,
+    /// Hyper-parameter grid: one run per grid point of each budget and size. Axes
+    /// NAME=LO:HI:COUNT (COUNT log-spaced values), comma-separated: lr (train.lr), batch
+    /// (train.batch_size, sequences; steps adjusted so each run spends its budget), warmup
+    /// (train.warmup_steps), e.g. --grid lr=3e-4:3e-2:7,batch=8:64:4.
+    #[arg(long, value_name = "NAME=LO:HI:COUNT,...")]
+    pub grid: Option<ladder_sweep::grid::Grid>,
+    /// Centre each budget's sizes on the compute-optimal N of this fit.json (a chinchilla,
+    /// isoflop or envelope fit) instead of --tokens-per-param; with one size it is the size.
+    #[arg(long, value_name = "FIT.json")]
+    pub n_from_fit: Option<PathBuf>,
     /// The sweep directory to write.
     #[arg(long, value_name = "SWEEP")]
     pub out: PathBuf,
@@ -228,10 +238,14 @@ fn plan(a: PlanArgs) -> anyhow::Result<()> {
     if a.out.join("sweep.toml").exists() && !a.force {
         return Err(ladder_sweep::Error::SweepExists { path: a.out }.into());
     }
+    let centres = match &a.n_from_fit {
+        None => None,
+        Some(path) => Some(optimal_sizes(path, &a.budgets)?),
+    };
     let req = PlanRequest {
         data: a.data.clone(),
         budgets: a.budgets.clone(),
-        sizes: a.sizes,
+        sizes: a.sizes.unwrap_or(if a.grid.is_some() { 1 } else { 5 }),
         preset: a.preset_base.clone(),
         sets: a.set.clone(),
         tokens_per_param: a.tokens_per_param,
@@ -250,6 +264,8 @@ fn plan(a: PlanArgs) -> anyhow::Result<()> {
                 threads: a.threads_per_job.max(1),
             },
         },
+        grid: a.grid.clone(),
+        centres,
     };
     let plan = ladder_sweep::make_plan(&req)?;
     let dir = SweepDir::create(&a.out, &plan, a.force)?;
@@ -260,6 +276,34 @@ fn plan(a: PlanArgs) -> anyhow::Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// `(C, N_opt)` of each budget from a fitted law's compute-optimal allocation.
+fn optimal_sizes(path: &Path, budgets: &[f64]) -> anyhow::Result<Vec<(f64, f64)>> {
+    let fit = ladder_laws::FitFile::load(path)
+        .with_context(|| format!("--n-from-fit {}", path.display()))?;
+    let law = ladder_laws::law::law_of(&fit)?;
+    let p = fit.param_vector();
+    budgets
+        .iter()
+        .map(|&c| match law.optimum(&p, c) {
+            Some((n, _, _)) => Ok((c, n)),
+            None => anyhow::bail!(
+                "--n-from-fit {}: a {} fit gives no compute-optimal N; use a chinchilla, isoflop \
+                 or envelope fit, or give --n-range",
+                path.display(),
+                fit.law
+            ),
+        })
+        .collect()
+}
+
+/// The value of grid key `key` in a run's `[run.params]`, as the table shows it.
+fn param_cell(r: &ladder_sweep::RunSpec, key: &str) -> Option<String> {
+    r.params.get(key).map(|v| {
+        v.as_float()
+            .map_or_else(|| v.to_string(), |x| format!("{x:.3e}"))
+    })
 }
 
 /// The table `sweep plan` prints: the family and lr rule, then per run its shape (L, d, H), N,
@@ -277,9 +321,36 @@ pub fn plan_table(plan: &Plan) -> String {
         }
         t += "\n";
     }
+    // A grid's runs show their batch (sequences) too, and their names are longer.
+    let grid = plan.grid.is_some();
+    let w = plan
+        .runs
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(24);
+    if let Some(g) = &plan.grid {
+        t += &format!("grid {g}\n");
+    }
     t += &format!(
-        "{:<24} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10} {:>6} {:>9} {:>6} {:>8}\n",
-        "name", "L", "d", "H", "N", "D", "C=6ND", "D/N", "lr", "warmup", "est."
+        "{:<w$} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10} {:>6} {:>9} {:>6}{} {:>8}\n",
+        "name",
+        "L",
+        "d",
+        "H",
+        "N",
+        "D",
+        "C=6ND",
+        "D/N",
+        "lr",
+        "warmup",
+        if grid {
+            format!(" {:>5}", "batch")
+        } else {
+            String::new()
+        },
+        "est."
     );
     let mut total = 0.0;
     let dash = || "-".to_string();
@@ -287,8 +358,16 @@ pub fn plan_table(plan: &Plan) -> String {
         let n = r.n_params();
         let est = r.est_seconds.unwrap_or(0.0);
         total += est;
+        let batch = if grid {
+            format!(
+                " {:>5}",
+                param_cell(r, "train.batch_size").unwrap_or_else(dash)
+            )
+        } else {
+            String::new()
+        };
         t += &format!(
-            "{:<24} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10.3e} {:>6.1} {:>9} {:>6} {:>8}\n",
+            "{:<w$} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10.3e} {:>6.1} {:>9} {:>6}{batch} {:>8}\n",
             r.name,
             r.n_layer,
             r.n_embd,
@@ -297,8 +376,13 @@ pub fn plan_table(plan: &Plan) -> String {
             r.tokens,
             r.compute(),
             r.tokens as f64 / n as f64,
-            r.lr.map_or_else(dash, |v| format!("{v:.3e}")),
-            r.warmup_steps.map_or_else(dash, |v| v.to_string()),
+            r.lr.map(|v| format!("{v:.3e}"))
+                .or_else(|| param_cell(r, "train.lr"))
+                .unwrap_or_else(dash),
+            r.warmup_steps
+                .map(|v| v.to_string())
+                .or_else(|| param_cell(r, "train.warmup_steps"))
+                .unwrap_or_else(dash),
             fmt_duration(est)
         );
     }
