@@ -235,19 +235,22 @@ pub fn health(run: &RunData, out: &mut Vec<Finding>) {
 }
 
 /// What the trainer did about health events, counted by outcome: rolled back (a `rollback`
-/// event at the same step follows), stopped the run (`--health stop`, or out of rollbacks: the
+/// event at the same step follows), skipped the step's batch (a `skip` event), stopped the run (`--health stop`, or out of rollbacks: the
 /// run's last such event with stop reason `health`), ended the run as diverged (the last one of
 /// a diverged run, e.g. under `--health warn`), or nothing (training went on).
 fn outcomes(run: &RunData, events: &[&Event]) -> String {
     let last = events.iter().map(|e| e.step).max();
-    let (mut rolled, mut stopped, mut diverged, mut kept) = (0, 0, 0, 0);
-    for e in events {
-        let rolled_back = run
-            .events
+    let (mut rolled, mut skipped, mut stopped, mut diverged, mut kept) = (0, 0, 0, 0, 0);
+    let followed_by = |kind: EventKind, e: &Event| {
+        run.events
             .iter()
-            .any(|r| r.kind == EventKind::Rollback && r.step == e.step);
-        if rolled_back {
+            .any(|r| r.kind == kind && r.step == e.step)
+    };
+    for e in events {
+        if followed_by(EventKind::Rollback, e) {
             rolled += 1;
+        } else if followed_by(EventKind::Skip, e) {
+            skipped += 1;
         } else if Some(e.step) == last && run.summary.stop_reason == StopReason::Health {
             stopped += 1;
         } else if Some(e.step) == last && run.summary.status == Status::Diverged {
@@ -258,6 +261,7 @@ fn outcomes(run: &RunData, events: &[&Event]) -> String {
     }
     let parts: Vec<String> = [
         (rolled, "rolled back"),
+        (skipped, "skipped the step's batch"),
         (stopped, "stopped the run"),
         (diverged, "ended the run as diverged"),
         (kept, "training went on"),

@@ -17,6 +17,8 @@ pub enum EventKind {
     GradExplosion,
     /// A step much slower than its recent median.
     SlowStep,
+    /// The trainer skipped one step's batch after a finding, keeping the weights.
+    Skip,
     /// The trainer went back to a checkpoint and skipped the offending data.
     Rollback,
     /// The supervisor restarted a dead trainer.
@@ -37,6 +39,7 @@ impl EventKind {
             EventKind::Spike => "spike",
             EventKind::GradExplosion => "grad_explosion",
             EventKind::SlowStep => "slow_step",
+            EventKind::Skip => "skip",
             EventKind::Rollback => "rollback",
             EventKind::Restart => "restart",
             EventKind::Resume => "resume",
@@ -71,6 +74,7 @@ impl From<&str> for EventKind {
             "spike" => EventKind::Spike,
             "grad_explosion" => EventKind::GradExplosion,
             "slow_step" => EventKind::SlowStep,
+            "skip" => EventKind::Skip,
             "rollback" => EventKind::Rollback,
             "restart" => EventKind::Restart,
             "resume" => EventKind::Resume,

@@ -17,8 +17,11 @@
 //! step times are not (they describe the machine, not the run).
 //!
 //! What happens on a finding is the `[health] policy` (`--health`): `warn` records it (a
-//! non-finite value still ends the run: there is nothing to continue from), `rollback` restores
-//! the newest good checkpoint and skips the offending data window, `stop` writes a checkpoint of
+//! non-finite value still ends the run: there is nothing to continue from), `rollback` first skips
+//! the step's batch (a spike or explosion is judged before the update, so the weights are still
+//! those of an accepted step: a one-off outlier batch needs nothing more) and, when
+//! `rollback_after` consecutive steps are findings (or at once for a non-finite value), restores
+//! the newest good checkpoint and skips the offending data window; `stop` writes a checkpoint of
 //! the last good state and stops with a non-zero exit.
 
 use std::collections::VecDeque;
@@ -99,6 +102,9 @@ pub struct HealthSection {
     pub slow_min_s: f64,
     /// Rollbacks allowed per run before it is given up as diverged.
     pub max_rollbacks: u64,
+    /// Under `rollback`: consecutive spike or explosion findings before the run rolls back to a
+    /// checkpoint; the earlier ones only skip their step's batch. 1 = roll back at once.
+    pub rollback_after: u64,
 }
 
 impl Default for HealthSection {
@@ -116,6 +122,10 @@ impl Default for HealthSection {
             slow_factor: 5.0,
             slow_min_s: 0.5,
             max_rollbacks: 5,
+            // One outlier batch is data, not a broken model: skip it; a second finding in a row
+            // means the weights themselves misbehave. Batch losses of small batches are heavy-
+            // tailed, so single outliers are far more common than the 6·MAD rule's Gaussian rate.
+            rollback_after: 2,
         }
     }
 }
@@ -128,6 +138,13 @@ impl HealthSection {
                 key: "health.window / health.min_history",
                 value: "0".into(),
                 hint: "",
+            });
+        }
+        if self.rollback_after == 0 {
+            return Err(Error::NotPositive {
+                key: "health.rollback_after",
+                value: "0".into(),
+                hint: " (1 = roll back at the first finding)",
             });
         }
         if self.min_history > self.window {
@@ -217,6 +234,11 @@ impl Monitor {
     /// Rollbacks allowed per run.
     pub fn max_rollbacks(&self) -> u64 {
         self.cfg.max_rollbacks
+    }
+
+    /// Consecutive findings before a rollback (the earlier ones skip their batch).
+    pub fn rollback_after(&self) -> u64 {
+        self.cfg.rollback_after
     }
 
     /// Judges step `step`'s loss and gradient norm (before clipping). `None` = healthy.
@@ -483,6 +505,15 @@ mod tests {
             ..HealthSection::default()
         };
         assert!(bad.validate().is_err());
+        let bad = HealthSection {
+            rollback_after: 0,
+            ..HealthSection::default()
+        };
+        let msg = bad.validate().unwrap_err().to_string();
+        assert!(
+            msg.contains("health.rollback_after") && msg.contains("1 = roll back"),
+            "{msg}"
+        );
         assert_eq!("stop".parse::<HealthPolicy>(), Ok(HealthPolicy::Stop));
         assert!("panic"
             .parse::<HealthPolicy>()

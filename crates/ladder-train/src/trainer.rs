@@ -426,7 +426,7 @@ impl Run {
             }
             let t0 = Instant::now();
             let Some(done) = self.train_step(t0, &mut logs)? else {
-                continue; // rolled back
+                continue; // skipped its batch, or rolled back
             };
             stop = self.agreed_stop_reason()?;
             let record = self.end_step(done, stop.is_some(), &mut logs, obs)?;
@@ -462,6 +462,7 @@ impl Run {
                 return Ok(None);
             }
         }
+        self.guard.streak = 0;
         // 4) update
         let lr = self.schedule.lr_at(self.step);
         self.hooks.before_update(step_no, &self.params);

@@ -287,8 +287,19 @@ fn has_event(ev: &[Value], kind: &str, step: u64) -> bool {
 
 #[test]
 fn nan_and_spike_are_rolled_back_and_the_run_ends_near_the_clean_one() {
+    // health.rollback_after=1: every finding rolls back at once (the skip-first rule is below).
     let run = fresh("fault-nan-spike");
-    let out = ok(&args(&run, &["--inject", "nan@13", "--inject", "spike@24"]));
+    let out = ok(&args(
+        &run,
+        &[
+            "--inject",
+            "nan@13",
+            "--inject",
+            "spike@24",
+            "--set",
+            "health.rollback_after=1",
+        ],
+    ));
     let _ = out;
     let ev = events(&run);
     for (kind, step) in [
@@ -326,6 +337,47 @@ fn nan_and_spike_are_rolled_back_and_the_run_ends_near_the_clean_one() {
     let err = ladder(&args(&warn, &["--health", "warn", "--inject", "nan@13"]));
     assert_eq!(err.status.code(), Some(3));
     assert_eq!(json(&warn.join("summary.json"))["status"], "diverged");
+}
+
+/// The default rule (health.rollback_after = 2): one spike only skips its step's batch (the
+/// weights were never touched: the finding comes before the update); a second finding in a row
+/// rolls back to the newest checkpoint. A NaN still rolls back at once.
+#[test]
+fn a_single_spike_skips_its_batch_and_a_second_in_a_row_rolls_back() {
+    let one = fresh("fault-spike-skip");
+    ok(&args(&one, &["--inject", "nan@13", "--inject", "spike@24"]));
+    let ev = events(&one);
+    for (kind, step) in [("nan", 13), ("rollback", 13), ("spike", 24), ("skip", 24)] {
+        assert!(has_event(&ev, kind, step), "{kind}@{step} missing: {ev:?}");
+    }
+    assert!(!has_event(&ev, "rollback", 24), "{ev:?}");
+    let sum = json(&one.join("summary.json"));
+    assert_eq!(sum["status"], "completed");
+    assert_eq!(sum["health"]["events"]["rollback"], 1);
+    assert_eq!(sum["health"]["events"]["skip"], 1);
+    // Steps 11..=13 rolled back, then step 24's batch alone skipped (4 sequences per step).
+    assert_eq!(sum["health"]["skipped_sequences"], (3 + 1) * 4);
+    let steps: Vec<u64> = metrics(&one)
+        .iter()
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=STEPS).collect::<Vec<_>>());
+
+    // The retried step 24 spikes again: now the run rolls back to step 20.
+    let two = fresh("fault-spike-twice");
+    ok(&args(
+        &two,
+        &["--inject", "spike@24", "--inject", "spike@24"],
+    ));
+    let ev = events(&two);
+    for kind in ["spike", "skip", "rollback"] {
+        assert!(has_event(&ev, kind, 24), "{kind}@24 missing: {ev:?}");
+    }
+    let sum = json(&two.join("summary.json"));
+    assert_eq!(sum["health"]["events"]["spike"], 2);
+    assert_eq!(sum["health"]["events"]["rollback"], 1);
+    // The skipped batch, then the data of steps 21..=24 from the checkpoint of step 20.
+    assert_eq!(sum["health"]["skipped_sequences"], (1 + 4) * 4);
 }
 
 #[test]
@@ -595,6 +647,7 @@ fn random_kills_lose_no_log_line(kills: usize, seed: u64) {
         "checkpoint.every=1".into(),
         "checkpoint.keep=2".into(),
         "log.layer_stats_every=3".into(),
+        "health.rollback_after=1".into(),
     ];
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     // spike@20 and its rollback put events into the record that the resumes must keep.

@@ -24,6 +24,9 @@ pub(crate) struct Guard {
     pub skipped: u64,
     /// Rollbacks taken by this process.
     pub rollbacks: u64,
+    /// Consecutive findings whose batches were skipped since the last accepted step (a
+    /// checkpoint is only ever written after an accepted step, where this is 0).
+    pub streak: u64,
     /// Wall seconds of the run before this process (a resume continues the clock).
     pub elapsed_base: f64,
     /// A checkpoint's carried layer-log gradient, applied once the logs are open.
@@ -218,6 +221,12 @@ impl Run {
                     checkpoint,
                 })
             }
+            HealthPolicy::Rollback
+                if !f.non_finite && self.guard.streak + 1 < self.hooks.health.rollback_after() =>
+            {
+                self.skip_batch(step, logs)?;
+                Ok(true)
+            }
             HealthPolicy::Rollback if self.guard.rollbacks >= self.hooks.health.max_rollbacks() => {
                 // Rollbacks did not help: a run that keeps producing NaNs has diverged.
                 if f.non_finite {
@@ -240,6 +249,25 @@ impl Run {
         }
     }
 
+    /// Skips step `bad`'s batch without touching the weights: the finding came before the update,
+    /// so the weights are still those of the last accepted step, and the step is retried on the
+    /// next batch. Bitwise reproducible: a resume replays the same batches and the same verdicts.
+    fn skip_batch(&mut self, bad: u64, logs: &mut Logs) -> Result<()> {
+        let t = &self.config.train;
+        let per_step = (t.batch_size * t.grad_accum * self.comm.size()) as u64;
+        let from_seq = (bad - 1) * per_step + self.guard.skipped;
+        self.guard.skipped += per_step;
+        self.guard.streak += 1;
+        let detail = format!(
+            "skipped the batch of step {bad} (training sequences {from_seq}..{}) and kept the weights; \
+             finding {} in a row, a rollback after {} (health.rollback_after)",
+            from_seq + per_step,
+            self.guard.streak,
+            self.hooks.health.rollback_after()
+        );
+        logs.event(bad, "skip", detail)
+    }
+
     /// Restores the newest good checkpoint and skips the data the run read since it, up to and
     /// including the offending step `bad`.
     fn rollback(&mut self, bad: u64, logs: &mut Logs) -> Result<()> {
@@ -253,6 +281,7 @@ impl Run {
         self.restore(point.as_ref())?;
         self.guard.skipped = skipped;
         self.guard.rollbacks += 1;
+        self.guard.streak = 0;
         logs.rewind(to)?;
         if let Some(layers) = self.hooks.layers.as_mut() {
             layers.reopen()?;
