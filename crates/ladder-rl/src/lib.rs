@@ -14,8 +14,8 @@
 //pub mod elo;
 pub mod fsutil;
 pub mod hex;
-//pub mod mcts;
-//pub mod net;
+pub mod mcts;
+pub mod net;
 //pub mod selfplay;
 pub mod solver;
 
