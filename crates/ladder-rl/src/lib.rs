@@ -10,13 +10,13 @@
 //! - [`agent`] and [`elo`]: matches, Bradley–Terry Elo with bootstrap intervals, error rate against the solver.
 #![deny(missing_docs)]
 
-//pub mod agent;
-//pub mod elo;
+pub mod agent;
+pub mod elo;
 pub mod fsutil;
 pub mod hex;
 pub mod mcts;
 pub mod net;
-//pub mod selfplay;
+pub mod selfplay;
 pub mod solver;
 
 use std::path::PathBuf;
