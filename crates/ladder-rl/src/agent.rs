@@ -201,6 +201,11 @@ impl Agent {
     }
 }
 
+/// The generator agents draw from, seeded.
+pub fn seeded_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
 /// A random opening of `plies` moves that does not end the game, from a seeded generator.
 pub fn random_opening(n: usize, plies: usize, rng: &mut ChaCha8Rng) -> Vec<Move> {
     let mut b = Board::new(n, false).expect("valid size");
