@@ -2,8 +2,9 @@
 //!
 //! An agent spec is one of:
 //! - `random`: a uniformly random legal move (the Elo anchor, 0);
-//! - `solver`: perfect play (n ≤ 5): a winning move when there is one, chosen at random among them,
-//!   otherwise a random move;
+//! - `solver`: perfect play (n ≤ 5): a winning move when there is one, chosen at random among them;
+//!   in a lost position, the move that leaves the opponent the fewest winning replies (a random move
+//!   is just as "perfect" but gifts wins to opponents that would have erred);
 //! - `mcts:N`: MCTS with N simulations, uniform priors and random-playout values (no network);
 //! - `PATH` or `PATH@N`: a snapshot written by `ladder rl train`, searching with N simulations per
 //!   move (default: the nodes it was trained with; `@0` plays the network's policy directly).
@@ -164,16 +165,34 @@ impl Agent {
         match self {
             Agent::Random => random(rng),
             Agent::Solver(s) => {
+                let mut s = s.lock().expect("solver lock");
                 let wins = s
-                    .lock()
-                    .expect("solver lock")
                     .winning_moves(board)
                     .expect("solver agents are checked at parse time");
-                if wins.is_empty() {
-                    random(rng)
-                } else {
-                    wins[rng.random_range(0..wins.len())]
+                if !wins.is_empty() {
+                    return wins[rng.random_range(0..wins.len())];
                 }
+                // Lost: every move loses against perfect play, so make the win hardest to find:
+                // the move that leaves the opponent the fewest winning replies (ties at random).
+                let mut best: Vec<Move> = Vec::new();
+                let mut fewest = usize::MAX;
+                for m in board.legal_moves() {
+                    let mut c = board.clone();
+                    c.play(m).expect("legal");
+                    let k = if c.is_over() {
+                        0
+                    } else {
+                        s.winning_moves(&c).expect("checked").len()
+                    };
+                    if k < fewest {
+                        fewest = k;
+                        best.clear();
+                    }
+                    if k == fewest {
+                        best.push(m);
+                    }
+                }
+                best[rng.random_range(0..best.len())]
             }
             Agent::Rollout { nodes } => search(
                 board,

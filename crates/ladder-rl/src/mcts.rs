@@ -150,8 +150,7 @@ pub fn search(
             let (start, count) = (tree[node].first_child, tree[node].children);
             let mut best = start;
             let mut best_score = f32::NEG_INFINITY;
-            for ch in start..start + count {
-                let c = &tree[ch];
+            for (ch, c) in tree.iter().enumerate().skip(start).take(count) {
                 let q = if c.visits > 0 {
                     c.value_sum / c.visits as f32
                 } else {

@@ -359,8 +359,8 @@ impl Net {
                     }
                     if li > 0 {
                         let dp = &mut dprev[bi * l.inp..(bi + 1) * l.inp];
-                        for k in 0..l.inp {
-                            dp[k] += d * self.params[row + k];
+                        for (dpk, wk) in dp.iter_mut().zip(&self.params[row..row + l.inp]) {
+                            *dpk += d * wk;
                         }
                     }
                 }

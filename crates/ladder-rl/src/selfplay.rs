@@ -96,9 +96,8 @@ impl TrainConfig {
                 "self-play needs --nodes >= 1 (the search's visit counts are the policy targets)",
             );
         }
-        if !(self.lr > 0.0 && self.lr.is_finite())
-            || !(self.c_puct > 0.0 && self.c_puct.is_finite())
-        {
+        let positive = |x: f32| x > 0.0 && x.is_finite();
+        if !positive(self.lr) || !positive(self.c_puct) {
             return bad("--lr and --c-puct must be positive");
         }
         if self.snapshot_every == 0 {

@@ -390,15 +390,17 @@ mod tests {
     }
 
     #[test]
-    fn centre_opening_wins_on_odd_boards() {
-        for n in [3] {
-            let mut s = Solver::new(n).unwrap();
-            let mut b = Board::new(n, false).unwrap();
-            b.play((n / 2) * n + n / 2).unwrap();
-            assert!(
-                !s.to_move_wins(&b).unwrap(),
-                "{n}x{n}: White to move after the centre loses"
-            );
+    fn centre_opening_wins_on_small_boards() {
+        // 3x3: the centre b2 wins.
+        let mut s = Solver::new(3).unwrap();
+        let b = Board::from_moves(3, false, &["b2"]).unwrap();
+        assert!(!s.to_move_wins(&b).unwrap(), "White to move after b2 loses");
+        // 4x4 has four centre cells: the two on the short diagonal (c2, b3) win, the two on the
+        // long diagonal (b2, c3) lose — the known 4x4 result.
+        let mut s = Solver::new(4).unwrap();
+        for (cell, wins) in [("c2", true), ("b3", true), ("b2", false), ("c3", false)] {
+            let b = Board::from_moves(4, false, &[cell]).unwrap();
+            assert_eq!(!s.to_move_wins(&b).unwrap(), wins, "4x4 opening {cell}");
         }
         // The first player wins every size (strategy stealing).
         for n in 3..=4 {
