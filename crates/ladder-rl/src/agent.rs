@@ -340,8 +340,11 @@ pub struct ErrorRate {
     pub se: f64,
 }
 
-/// Error rate of `agent` against the solver over `games` self-play games (the agent on both sides),
-/// each after a random opening of `open_plies` moves so that the games differ.
+/// Error rate of `agent` against the solver. Positions come from `games` games after a random
+/// opening of `open_plies` moves in which each later move is the agent's own choice or, with
+/// probability 1/2, a uniformly random move — so deterministic agents still meet many different
+/// positions, on and off their own path. In every unfinished position the agent is asked for its
+/// move; those asked in won positions count, and an error is a move that makes the position lost.
 pub fn error_rate(
     agent: &Agent,
     solver: &SharedSolver,
@@ -364,13 +367,21 @@ pub fn error_rate(
                 let winning = solver.lock().expect("solver lock").to_move_wins(&b)?;
                 let m = agent.choose(&b, &mut rng);
                 let me = b.to_move();
-                b.play(m)?;
                 if winning {
                     won += 1;
-                    let still = b.winner() == Some(me)
-                        || !solver.lock().expect("solver lock").to_move_wins(&b)?;
+                    let mut c = b.clone();
+                    c.play(m)?;
+                    let still = c.winner() == Some(me)
+                        || !solver.lock().expect("solver lock").to_move_wins(&c)?;
                     err += (!still) as u64;
                 }
+                let next = if rng.random::<bool>() {
+                    let legal = b.legal_moves();
+                    legal[rng.random_range(0..legal.len())]
+                } else {
+                    m
+                };
+                b.play(next)?;
             }
             Ok((won, err))
         })

@@ -32,7 +32,8 @@ AGENT is one of: random | solver (perfect play, n <= 5) | mcts:N (MCTS with N si
 uniform priors, random playouts) | PATH or PATH@N (a snapshot from `ladder rl train`, searching
 N simulations per move; default the nodes it was trained with, @0 = the raw policy).
 `random` is always added: it anchors the scale at 0. On boards up to 5x5 each agent's error rate
-against the solver (fraction of its moves that turn a won position into a lost one) is measured too.
+against the solver (fraction of its moves that turn a won position into a lost one) is measured too,
+on the positions of games where each move is the agent's or, with probability 1/2, a random one.
 
 Example:
   ladder rl tournament --size 4 --agent solver --agent mcts:200 \\
@@ -128,7 +129,9 @@ pub struct TournamentArgs {
     /// Bootstrap replicates for the Elo intervals.
     #[arg(long, default_value_t = 200)]
     pub bootstrap: usize,
-    /// Self-play games per agent for the error rate against the solver (0: skip; n <= 5 only).
+    /// Games per agent for the error rate against the solver (0: skip; n <= 5 only). Each move of
+    /// those games is the agent's or, with probability 1/2, a random one; the agent's choice is
+    /// judged in every won position along the way.
     #[arg(long, default_value_t = 50)]
     pub error_games: usize,
     /// Seed.
