@@ -409,6 +409,22 @@ mod tests {
         }
     }
 
+    /// Minutes in a test build on one core and ~1e8 table entries: run with `--ignored`.
+    #[test]
+    #[ignore]
+    fn centre_opening_wins_on_5x5() {
+        let mut s = Solver::new(5).unwrap();
+        let b = Board::from_moves(5, false, &["c3"]).unwrap();
+        let t0 = std::time::Instant::now();
+        assert!(!s.to_move_wins(&b).unwrap(), "White to move after c3 loses");
+        eprintln!(
+            "5x5 after c3: {:.1} s, {} positions expanded, table {}",
+            t0.elapsed().as_secs_f64(),
+            s.nodes(),
+            s.table_len()
+        );
+    }
+
     #[test]
     fn winning_first_moves_match_brute_force_3x3_and_4x4() {
         for n in [3, 4] {
