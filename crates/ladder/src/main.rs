@@ -50,6 +50,9 @@ enum Command {
     /// Plan a scaling ladder (IsoFLOP grid), run it on this machine or Slurm, show its state.
     #[command(subcommand)]
     Sweep(cmd::sweep::SweepCommand),
+    /// Reinforcement learning on Hex: self-play training, tournaments with Elo, exact solver, play.
+    #[command(subcommand)]
+    Rl(cmd::rl::RlCommand),
     /// Developer tools: dump gradients for checks against references.
     #[command(subcommand)]
     Debug(cmd::debug::DebugCommand),
@@ -70,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Debug(c) => cmd::debug::run(c),
         Command::Report(a) => cmd::report::run(a),
         Command::Sweep(c) => cmd::sweep::run(c),
+        Command::Rl(c) => cmd::rl::run(c),
         Command::Quickstart(a) => cmd::quickstart::run(a),
         Command::Diagnose(a) => return cmd::diagnose::run(a),
         Command::Train(a) => return cmd::train::run(a),

@@ -13,6 +13,7 @@ pub mod fit;
 pub mod predict;
 pub mod quickstart;
 pub mod report;
+pub mod rl;
 pub mod sample;
 pub mod suggest;
 pub mod supervise;
