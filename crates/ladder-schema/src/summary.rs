@@ -65,6 +65,9 @@ pub enum StopReason {
     Error,
     /// The health monitor stopped it (`--health stop`, or too many rollbacks).
     Health,
+    /// Silent data corruption: the ranks' weights disagreed, or one process computed a step's
+    /// gradient twice and got different bits (`--sdc-check-every`).
+    Sdc,
     /// Not recorded (a hand-written summary) or a reason this version does not know (a newer
     /// writer): readers that only need the numbers still load the file. The trainer never
     /// writes it.

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::health::{Finding, HealthPolicy};
 use crate::metrics::{count_events, HealthReport};
 use crate::resume::{self, Logs};
+use crate::sdc::SdcStop;
 
 /// The extra tensor in `optimizer.safetensors` holding the gradient the layer log carries over.
 const PREV_GRAD: &str = "prev_grad";
@@ -38,10 +39,13 @@ pub(crate) struct Resume {
     point: Option<(PathBuf, CheckpointState)>,
     /// Bad checkpoints passed over, LATEST problems.
     notes: Vec<String>,
+    /// The SDC stop this resume follows (`sdc.json`), for naming the rank that was wrong.
+    pub sdc_stop: Option<SdcStop>,
 }
 
 impl Resume {
-    /// Checks `config` against the run's `config.toml` and finds the newest good checkpoint.
+    /// Checks `config` against the run's `config.toml` and finds the newest good checkpoint
+    /// (after an SDC stop, or in a run that records SDC checksums: the newest the ranks agreed on).
     pub fn prepare(out: &Path, config: &Config) -> Result<Resume> {
         let cfg_path = out.join("config.toml");
         if !cfg_path.is_file() {
@@ -52,7 +56,9 @@ impl Resume {
         }
         let old = Config::load(&cfg_path)?;
         let changes = resume::config_changes(&old, config)?;
-        let (point, mut notes) = resume::newest_good(out)?;
+        let sdc_stop = SdcStop::load(out)?;
+        let (point, mut notes) =
+            resume::newest_agreed(out, &config.model_config(), sdc_stop.as_ref())?;
         if let Some(note) = point
             .as_ref()
             .and_then(|(_, state)| resume::cpu_change(state.cpu.as_ref(), &CpuFeatures::detect()))
@@ -63,6 +69,7 @@ impl Resume {
             changes,
             point,
             notes,
+            sdc_stop,
         })
     }
 }
@@ -308,6 +315,12 @@ impl Run {
             skipped_sequences: self.guard.skipped,
             health: self.hooks.health.history(),
             cpu: Some(CpuFeatures::detect()),
+            sdc: self
+                .sdc
+                .record
+                .as_ref()
+                .filter(|(s, _)| *s == self.step)
+                .map(|(_, r)| r.clone()),
         };
         logs.sync()?;
         if let Some(l) = self.hooks.layers.as_ref() {
