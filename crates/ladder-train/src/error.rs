@@ -298,7 +298,7 @@ pub enum Error {
     /// gradient twice and got different bits (silent data corruption).
     #[error(
         "silent data corruption detected at step {step}: {detail}. The run stopped without \
-         checkpointing this state; check the named machine's hardware, then continue with \
+         checkpointing this state; check the hardware of the machine named, then continue with \
          `ladder train --out RUN --resume`, which restarts from {resume_from}"
     )]
     Sdc {

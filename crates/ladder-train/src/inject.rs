@@ -183,9 +183,8 @@ impl Injector {
     /// Flips a weight if `bitflip@step` is due on this rank; returns whether it did.
     pub fn bitflip(&mut self, step: u64, params: &mut [f32]) -> bool {
         let rank = self.rank;
-        let hit = self
-            .fire(|i| matches!(i, Injection::BitFlip { step: k, rank: r } if *k == step && *r == rank))
-            .is_some();
+        let due = |i: &Injection| matches!(i, Injection::BitFlip { step: k, rank: r } if *k == step && *r == rank);
+        let hit = self.fire(due).is_some();
         if hit && self.target < params.len() {
             flip_bit(params, self.target);
         }

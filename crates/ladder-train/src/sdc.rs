@@ -16,8 +16,8 @@
 //! twice). That costs one more forward-backward every `K` steps.
 //!
 //! **The checksum.** `H = Σ_i c_i · w_i mod 2^64`, with `w_i` the bit pattern of parameter `i` as
-//! an unsigned integer and `c_i = (2i + 1) · φ` (φ = 0x9E3779B97F4A7C15, the 64-bit golden ratio),
-//! an odd multiplier for every position. A flipped bit `b` of parameter `i` changes `H` by
+//! an unsigned integer and `c_i = (2i + 1) · φ` (φ = 0x9E3779B97F4A7C15, the 64-bit golden
+//! ratio), an odd multiplier for every position. A flipped bit `b` of parameter `i` changes `H` by
 //! `±2^b · c_i mod 2^64`, which is never 0 because `c_i` is odd and `b < 32`: **every single bit
 //! flip, indeed every change confined to one parameter, is detected with certainty**. Two values
 //! swapped change it by `(c_i − c_j)(w_j − w_i)`, also never 0 mod 2^64 for fewer than 2^31
@@ -165,7 +165,8 @@ pub fn verdict(sums: &[u64]) -> Verdict {
         majority: false,
         detail: format!(
             "the ranks' parameters disagree and no majority says which are right ({}); ranks {} \
-             are all suspect",
+             are all suspect until `--resume` recomputes the steps from the last agreed \
+             checkpoint and names the rank whose checksum it does not reproduce",
             each.join(", "),
             list(&(0..k).collect::<Vec<_>>())
         ),

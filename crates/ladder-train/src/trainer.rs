@@ -675,6 +675,8 @@ impl Run {
             health: Some(self.health_report()),
             world_size: (self.comm.size() > 1).then_some(self.comm.size()),
             comm_time_s: (self.comm.size() > 1).then_some(self.comm_time),
+            sdc_check_s: (self.sdc.every > 0).then_some(self.sdc.time),
+            sdc_checks: (self.sdc.every > 0).then_some(self.sdc.checks),
         }
     }
 }

@@ -8,8 +8,8 @@
 //!    [`StepHook::before_micro_batch`], forward-backward
 //! 3. [`StepHook::after_forward_backward`] (the weights, which nothing else changes until the
 //!    update; with `--sdc-check-every` on one process the step's gradient is then computed a second
-//!    time and compared), [`StepHook::after_backward`] (this rank's gradient), the data-parallel reduce,
-//!    [`StepHook::after_reduce`] (the global gradient, before clipping)
+//!    time and compared), [`StepHook::after_backward`] (this rank's gradient), the data-parallel
+//!    reduce, [`StepHook::after_reduce`] (the global gradient, before clipping)
 //! 4. clipping, then [`StepHook::judge`] (a finding stops the step before the update)
 //! 5. [`StepHook::before_update`], AdamW (at [`StepHook::applied_lr`]),
 //!    [`StepHook::adjust_params`], [`StepHook::after_update`]

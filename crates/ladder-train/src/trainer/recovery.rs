@@ -85,6 +85,7 @@ impl Run {
         self.adam.v.fill(0.0);
         self.adam.t = 0;
         self.step = 0;
+        self.sdc.last_agreed = 0;
         self.guard.skipped = 0;
         self.hooks.health.restore(&Default::default());
         self.guard.carry = None;
@@ -109,6 +110,8 @@ impl Run {
         self.adam.v = v;
         self.adam.t = state.adam_t;
         self.step = state.step;
+        // Every rank loads the same files: the ranks agree here whether or not it was checked.
+        self.sdc.last_agreed = state.step;
         self.guard.skipped = state.skipped_sequences;
         self.hooks.health.restore(&state.health);
         self.guard.carry = carry.map(|g| (state.step, g));

@@ -27,6 +27,10 @@ pub(crate) struct SdcState {
     pub record: Option<(u64, SdcRecord)>,
     /// The SDC stop a resume follows: checked and attributed when the run gets back to its step.
     pub pending: Option<SdcStop>,
+    /// Seconds spent in checks (checksums and their exchange, or recomputed gradients).
+    pub time: f64,
+    /// Checks taken.
+    pub checks: u64,
 }
 
 impl Run {
@@ -58,6 +62,7 @@ impl Run {
         loss_sum: f64,
         logs: &mut Logs,
     ) -> Result<()> {
+        let t0 = Instant::now();
         let first = match before {
             Some(g) => std::mem::replace(&mut self.grads, g),
             None => self.grads.clone(),
@@ -67,6 +72,8 @@ impl Run {
         if diff.is_none() && again.to_bits() != loss_sum.to_bits() {
             diff = Some(format!("the loss sum differs: {loss_sum:e} then {again:e}"));
         }
+        self.sdc.time += t0.elapsed().as_secs_f64();
+        self.sdc.checks += 1;
         let Some(diff) = diff else {
             return Ok(());
         };
@@ -109,6 +116,9 @@ impl Run {
         let h = sdc::checksum(&self.params);
         let sums = sdc::exchange(&self.comm, h)?;
         let ranks = sums.len();
+        let took = t0.elapsed().as_secs_f64();
+        self.sdc.time += took;
+        self.sdc.checks += 1;
         match sdc::verdict(&sums) {
             Verdict::Agreed(h) => {
                 self.sdc.last_agreed = step;
@@ -122,7 +132,7 @@ impl Run {
                 if pending {
                     self.sdc_attribute(h, logs, obs)?;
                 }
-                Ok(t0.elapsed().as_secs_f64())
+                Ok(took)
             }
             Verdict::Disagree {
                 suspects, detail, ..

@@ -272,6 +272,13 @@ fn train_rank(args: &TrainArgs, opts: TrainOptions, comm: &Comm) -> anyhow::Resu
                 100.0 * c * summary.tok_per_s / summary.d.max(1) as f64,
             );
         }
+        if let (Some(t), Some(n)) = (summary.sdc_check_s, summary.sdc_checks) {
+            println!(
+                "silent-data-corruption checks: {n}, {:.1} ms each ({:.2}% of training time)",
+                1e3 * t / n.max(1) as f64,
+                100.0 * t * summary.tok_per_s / summary.d.max(1) as f64,
+            );
+        }
         if let Some(h) = summary.entropy_nats_per_token {
             println!("the synthetic source's entropy (best possible val loss): {h:.4}");
         }
