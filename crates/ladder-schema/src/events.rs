@@ -27,6 +27,9 @@ pub enum EventKind {
     Resume,
     /// A resumed run's config differs from the one it started with (an allowed key).
     ConfigChange,
+    /// Silent data corruption: ranks whose weights disagreed (or a step whose gradient came out
+    /// different when computed twice), or the resume's naming of the rank that was wrong.
+    Sdc,
     /// Any other kind, kept verbatim.
     Other(String),
 }
@@ -44,6 +47,7 @@ impl EventKind {
             EventKind::Restart => "restart",
             EventKind::Resume => "resume",
             EventKind::ConfigChange => "config_change",
+            EventKind::Sdc => "sdc",
             EventKind::Other(s) => s,
         }
     }
@@ -79,6 +83,7 @@ impl From<&str> for EventKind {
             "restart" => EventKind::Restart,
             "resume" => EventKind::Resume,
             "config_change" => EventKind::ConfigChange,
+            "sdc" => EventKind::Sdc,
             other => EventKind::Other(other.to_owned()),
         }
     }

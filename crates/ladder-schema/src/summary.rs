@@ -65,6 +65,9 @@ pub enum StopReason {
     Error,
     /// The health monitor stopped it (`--health stop`, or too many rollbacks).
     Health,
+    /// Silent data corruption: the ranks' weights disagreed, or one process computed a step's
+    /// gradient twice and got different bits (`--sdc-check-every`).
+    Sdc,
     /// Not recorded (a hand-written summary) or a reason this version does not know (a newer
     /// writer): readers that only need the numbers still load the file. The trainer never
     /// writes it.
@@ -180,6 +183,13 @@ pub struct Summary {
     /// Seconds rank 0 spent in the gradient all-reduce; absent for one process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comm_time_s: Option<f64>,
+    /// With `--sdc-check-every`: seconds rank 0 spent in the silent-data-corruption checks
+    /// (checksums and their exchange; on one process, the recomputed gradients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdc_check_s: Option<f64>,
+    /// With `--sdc-check-every`: how many checks that was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdc_checks: Option<u64>,
 }
 
 fn measured() -> PeakSource {

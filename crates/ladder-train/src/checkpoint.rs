@@ -69,6 +69,20 @@ pub struct CheckpointState {
     /// features (absent in checkpoints of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuFeatures>,
+    /// With `--sdc-check-every`: the parameters' checksum ([`crate::sdc::checksum`]) and how many
+    /// ranks agreed on it when the checkpoint was written (absent without the check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdc: Option<SdcRecord>,
+}
+
+/// `state.json`'s `sdc`: the checksum every rank had for the checkpoint's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdcRecord {
+    /// [`crate::sdc::checksum`] of the parameters, 16 hex digits.
+    pub checksum: String,
+    /// The ranks that had it: all of the job's (1 for one process).
+    pub ranks: usize,
 }
 
 /// The CPU features the GEMM kernels are chosen by at run time. The same run on CPUs that differ
@@ -436,6 +450,7 @@ mod tests {
             skipped_sequences: 0,
             health: HealthHistory::default(),
             cpu: Some(CpuFeatures::detect()),
+            sdc: None,
         }
     }
 

@@ -294,6 +294,35 @@ pub enum Error {
         /// The checkpoint holding the last good state.
         checkpoint: PathBuf,
     },
+    /// `--sdc-check-every`: the ranks' parameters disagree, or one process computed a step's
+    /// gradient twice and got different bits (silent data corruption).
+    #[error(
+        "silent data corruption detected at step {step}: {detail}. The run stopped without \
+         checkpointing this state; check the hardware of the machine named, then continue with \
+         `ladder train --out RUN --resume`, which restarts from {resume_from}"
+    )]
+    Sdc {
+        /// The step whose check failed.
+        step: u64,
+        /// What differed, naming the ranks.
+        detail: String,
+        /// The ranks named as wrong (empty for one process).
+        suspects: Vec<usize>,
+        /// Where a resume starts: the last checkpoint the ranks agreed on.
+        resume_from: String,
+    },
+    /// `--inject bitflip@K:RANK` names a rank the job does not have.
+    #[error(
+        "--inject bitflip@{step}:{rank}: the job has {ranks} rank(s), so the rank must be below {ranks}"
+    )]
+    InjectRank {
+        /// The step of the injection.
+        step: u64,
+        /// The rank asked for.
+        rank: usize,
+        /// World size.
+        ranks: usize,
+    },
     /// A resume with a config that changes the model's shape or the run's identity.
     #[error(
         "cannot resume with this config: {} changes the model's shape or the run's identity \
@@ -410,11 +439,15 @@ pub enum Error {
 
 impl Error {
     /// Whether every rank of a data-parallel job returns this error too, so this rank may exit
-    /// normally: an agreed failure or a divergence (the loss and gradients are the same on every
-    /// rank). Any other error on one rank of several must end the job with `Communicator::abort`,
-    /// or the other ranks would wait for it in their next collective.
+    /// normally: an agreed failure, a divergence (the loss and gradients are the same on every
+    /// rank) or an SDC verdict (every rank has every checksum). Any other error on one rank of
+    /// several must end the job with `Communicator::abort`, or the other ranks would wait for it
+    /// in their next collective.
     pub fn is_shared_by_all_ranks(&self) -> bool {
-        matches!(self, Error::Ranks { .. } | Error::Diverged { .. })
+        matches!(
+            self,
+            Error::Ranks { .. } | Error::Diverged { .. } | Error::Sdc { .. }
+        )
     }
 
     /// Whether this rank has nothing of its own to report: only other ranks failed.

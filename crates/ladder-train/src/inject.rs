@@ -11,6 +11,7 @@
 //! | `corrupt-checkpoint@K` | one byte of `model.safetensors` flipped in the first checkpoint at or after step K, after it is complete (bit rot) |
 //! | `slow@K:Ns` | step K sleeps N seconds (a stalled machine; e.g. `slow@90:5s`, `slow@90:0.5s`) |
 //! | `pause@K:Ns` | the trainer sleeps N seconds after step K is over, between two steps (e.g. to make `train.max_time` run out at a step boundary) |
+//! | `bitflip@K:RANK` | rank RANK (default 0) flips mantissa bit [`BITFLIP_BIT`] of one weight ([`bitflip_target`]) in step K, after its forward-backward and before its update (silent data corruption: see [`crate::sdc`]) |
 //!
 //! Each injection fires once per process: a step number that comes round again after a rollback
 //! is not hit twice. `--supervise` drops all but `kill-always` on restarts, since a restart is for
@@ -40,6 +41,13 @@ pub enum Injection {
     Slow(u64, Duration),
     /// Sleep after step `K` is over.
     Pause(u64, Duration),
+    /// Flip one bit of one weight on one rank in step `step`.
+    BitFlip {
+        /// The step.
+        step: u64,
+        /// The rank whose weight flips.
+        rank: usize,
+    },
 }
 
 impl Injection {
@@ -53,8 +61,8 @@ impl std::str::FromStr for Injection {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let usage = "expected KIND@STEP with KIND one of kill, kill-always, kill-checkpoint, nan, \
-                     spike, corrupt-checkpoint, or slow@STEP:SECONDSs / pause@STEP:SECONDSs (e.g. kill@137, \
-                     slow@90:5s)";
+                     spike, corrupt-checkpoint, or slow@STEP:SECONDSs / pause@STEP:SECONDSs / \
+                     bitflip@STEP:RANK (e.g. kill@137, slow@90:5s, bitflip@10:1)";
         let (kind, rest) = s.split_once('@').ok_or_else(|| format!("`{s}`: {usage}"))?;
         let (step, secs) = match rest.split_once(':') {
             Some((st, d)) => (st, Some(d)),
@@ -66,9 +74,20 @@ impl std::str::FromStr for Injection {
             .filter(|&k| k > 0)
             .ok_or_else(|| format!("`{s}`: the step must be a whole number >= 1; {usage}"))?;
         let timed = kind == "slow" || kind == "pause";
+        if kind == "bitflip" {
+            let rank = match secs {
+                None => 0,
+                Some(r) => r.parse().map_err(|_| {
+                    format!(
+                        "`{s}`: `{r}` is not a rank (a whole number >= 0), e.g. bitflip@{step}:1"
+                    )
+                })?,
+            };
+            return Ok(Injection::BitFlip { step, rank });
+        }
         if !timed && secs.is_some() {
             return Err(format!(
-                "`{s}`: only slow and pause take a duration; {usage}"
+                "`{s}`: only slow and pause take a duration (and bitflip a rank); {usage}"
             ));
         }
         Ok(match kind {
@@ -106,6 +125,33 @@ pub struct Injector {
     items: Vec<(Injection, bool)>,
     /// The step whose batches `spike@K` garbles (set when the step begins).
     spiking: Option<u64>,
+    /// This process's rank (`bitflip@K:RANK` fires on that rank only).
+    rank: usize,
+    /// The weight `bitflip@K` flips (an index into the parameter buffer).
+    target: usize,
+}
+
+/// The mantissa bit `bitflip@K` flips: bit 12 of the 23, so the weight changes by a factor
+/// `1 ± 2^-11` (at most 0.05 %, never to a non-finite value): the model stays finite and close to
+/// its path, as with most real bit flips in the low bits, and the change is far above rounding,
+/// so it shows in the next computation that reads the weight.
+pub const BITFLIP_BIT: u32 = 12;
+
+/// The weight `bitflip@K` flips: the middle element of the first matrix of block 0 (the attention
+/// input projection), which every token of every batch passes through, so the flip reaches every
+/// gradient (an embedding row would only matter to batches holding its token).
+pub fn bitflip_target(layout: &ladder_model::ParamLayout) -> usize {
+    let t = layout
+        .tensors
+        .iter()
+        .find(|t| t.layer == Some(0) && t.shape.len() == 2)
+        .or_else(|| layout.tensors.first());
+    t.map_or(0, |t| t.offset + t.shape.iter().product::<usize>() / 2)
+}
+
+/// Flips bit [`BITFLIP_BIT`] of `params[at]`.
+pub fn flip_bit(params: &mut [f32], at: usize) {
+    params[at] = f32::from_bits(params[at].to_bits() ^ (1 << BITFLIP_BIT));
 }
 
 impl Injector {
@@ -114,7 +160,35 @@ impl Injector {
         Injector {
             items: items.into_iter().map(|i| (i, false)).collect(),
             spiking: None,
+            rank: 0,
+            target: 0,
         }
+    }
+
+    /// Places the injector on rank `rank`, flipping weight `target` for `bitflip@K`.
+    pub fn on_rank(mut self, rank: usize, target: usize) -> Self {
+        self.rank = rank;
+        self.target = target;
+        self
+    }
+
+    /// The `bitflip@K:RANK` injections whose rank is not below `ranks`, as (step, rank).
+    pub fn bad_ranks(&self, ranks: usize) -> Option<(u64, usize)> {
+        self.items.iter().find_map(|(i, _)| match i {
+            Injection::BitFlip { step, rank } if *rank >= ranks => Some((*step, *rank)),
+            _ => None,
+        })
+    }
+
+    /// Flips a weight if `bitflip@step` is due on this rank; returns whether it did.
+    pub fn bitflip(&mut self, step: u64, params: &mut [f32]) -> bool {
+        let rank = self.rank;
+        let due = |i: &Injection| matches!(i, Injection::BitFlip { step: k, rank: r } if *k == step && *r == rank);
+        let hit = self.fire(due).is_some();
+        if hit && self.target < params.len() {
+            flip_bit(params, self.target);
+        }
+        hit
     }
 
     /// Fires (and returns) the first unfired injection that `hit` selects.
@@ -274,6 +348,13 @@ mod tests {
             let e = p(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+        assert_eq!(
+            p("bitflip@10:1"),
+            Ok(Injection::BitFlip { step: 10, rank: 1 })
+        );
+        assert_eq!(p("bitflip@7"), Ok(Injection::BitFlip { step: 7, rank: 0 }));
+        let e = p("bitflip@7:x").unwrap_err();
+        assert!(e.contains("`x` is not a rank"), "{e}");
         assert!(Injection::KillAlways(1).survives_restart());
         assert!(!Injection::Kill(1).survives_restart());
     }
@@ -295,6 +376,23 @@ mod tests {
             "the first checkpoint at or after 7"
         );
         assert!(!inj.kill_in_checkpoint(12));
+    }
+
+    #[test]
+    fn a_bitflip_fires_once_on_its_rank_and_keeps_the_weight_finite_and_close() {
+        let items = vec![Injection::BitFlip { step: 3, rank: 1 }];
+        let mut p = vec![0.5f32, -0.02, 1.0];
+        let mut on0 = Injector::new(items.clone()).on_rank(0, 1);
+        assert!(!on0.bitflip(3, &mut p), "rank 0 is not the target");
+        assert_eq!(p, [0.5, -0.02, 1.0]);
+        let mut on1 = Injector::new(items).on_rank(1, 1);
+        assert!(!on1.bitflip(2, &mut p));
+        assert!(on1.bitflip(3, &mut p));
+        assert!(!on1.bitflip(3, &mut p), "once");
+        assert_eq!((p[1].to_bits() ^ (-0.02f32).to_bits()).count_ones(), 1);
+        assert!(p[1].is_finite() && ((p[1] + 0.02) / 0.02).abs() <= 2f32.powi(-11));
+        assert_eq!(on1.bad_ranks(2), None);
+        assert_eq!(on1.bad_ranks(1), Some((3, 1)));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [`resume`], [`health`], [`inject`], [`supervisor`]: surviving faults — bitwise resume from the
 //!   newest good checkpoint, the health monitor and its rollbacks, fault injection, and a parent
 //!   process that restarts a dead trainer.
+//! - [`sdc`]: silent-data-corruption checks: parameter checksums compared across ranks, a
+//!   step computed twice on one process.
 //! - [`run`]: opening a finished run directory; [`run::evaluate_run`] for `ladder eval`.
 //! - [`eval`]: validation loss with its standard error (batch means over contiguous blocks).
 //! - [`sample`]: autoregressive generation with a KV cache.
@@ -42,6 +44,7 @@ pub mod resume;
 pub mod run;
 pub mod sample;
 pub mod schedule;
+pub mod sdc;
 pub mod supervisor;
 pub mod trainer;
 

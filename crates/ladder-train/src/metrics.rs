@@ -155,6 +155,8 @@ mod tests {
             health: None,
             world_size: None,
             comm_time_s: None,
+            sdc_check_s: None,
+            sdc_checks: None,
         };
         let v = serde_json::to_value(&s).unwrap();
         for k in [

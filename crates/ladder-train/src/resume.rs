@@ -39,8 +39,10 @@ const FIXED_KEYS: [&str; 7] = [
     "debug.bug",
 ];
 
-/// Event kinds about the process rather than a training step; a resume keeps them.
-pub const PROCESS_EVENTS: [&str; 3] = ["restart", "resume", "config_change"];
+/// Event kinds about the process rather than a training step; a resume keeps them. `sdc` is
+/// kept too: the steps after the last agreed checkpoint are recomputed, but the record that a
+/// machine corrupted them must stay.
+pub const PROCESS_EVENTS: [&str; 4] = ["restart", "resume", "config_change", "sdc"];
 
 /// Compares a resumed run's config with the one it was started with. Returns the changed keys as
 /// `key: old → new` lines, or [`Error::ResumeConfig`] naming every key that may not change. A
@@ -278,6 +280,52 @@ pub fn newest_good(run_dir: &Path) -> Result<(Option<GoodCheckpoint>, Vec<String
         }
         None => Ok((None, notes)),
     }
+}
+
+/// [`newest_good`] for a run checked with `--sdc-check-every`: the newest good checkpoint whose
+/// parameters all ranks agreed on. A checkpoint that records an SDC checksum must still have it
+/// (its parameters are loaded and summed again), and after an SDC stop (`stop`) one written after
+/// the last agreed step is passed over. Checkpoints without a record (written without the check)
+/// are taken as they are unless an SDC stop says they are too new.
+pub fn newest_agreed(
+    run_dir: &Path,
+    model_cfg: &ladder_model::ModelConfig,
+    stop: Option<&crate::sdc::SdcStop>,
+) -> Result<(Option<GoodCheckpoint>, Vec<String>)> {
+    let (point, mut notes) = newest_good(run_dir)?;
+    let quick = stop.is_none() && point.as_ref().is_none_or(|(_, s)| s.sdc.is_none());
+    if quick || point.is_none() {
+        return Ok((point, notes));
+    }
+    let layout = ladder_model::ParamLayout::new(model_cfg);
+    let report = verify_run(run_dir)?;
+    for c in report.checkpoints.iter().filter(|c| c.problem.is_none()) {
+        let dir = run_dir.join("checkpoints").join(&c.name);
+        let state = verify_checkpoint(&dir)?;
+        if let Some(s) = stop.filter(|s| state.step > s.last_agreed_step) {
+            notes.push(format!(
+                "skipping {}: written after step {}, the last step all ranks agreed on before the \
+                 SDC stop at step {}",
+                c.name, s.last_agreed_step, s.step
+            ));
+            continue;
+        }
+        if let Some(rec) = &state.sdc {
+            let params = checkpoint::load_model(&dir.join(MODEL_FILE), model_cfg, &layout)?;
+            let h = crate::sdc::hex(crate::sdc::checksum(&params));
+            if h != rec.checksum {
+                notes.push(format!(
+                    "skipping {}: its parameters' checksum {h} is not the {} its {} rank(s) \
+                     agreed on",
+                    c.name, rec.checksum, rec.ranks
+                ));
+                continue;
+            }
+        }
+        return Ok((Some((dir, state)), notes));
+    }
+    notes.push("no checkpoint the ranks agreed on: starting again from step 0".into());
+    Ok((None, notes))
 }
 
 /// Removes interrupted checkpoint writes (`checkpoints/.tmp-*`).

@@ -7,7 +7,8 @@
 //! - a **crash loop** (the child dying `crash_loop` times in a row without getting past the same
 //!   step) stops the supervisor with a diagnosis instead of burning compute on it;
 //! - exits that a restart cannot fix are passed through, not retried: a usage error (2) and a
-//!   stop by the health monitor ([`EXIT_HEALTH`]).
+//!   stop by the health monitor ([`EXIT_HEALTH`]) and a stop for silent data corruption
+//!   ([`EXIT_SDC`]: the machine needs checking before the run goes on).
 //!
 //! "The step" of a failure is the last step in `metrics.jsonl` when the child died.
 
@@ -21,6 +22,9 @@ use crate::metrics::Event;
 
 /// Exit code of `ladder train` stopped by the health monitor (or diverged): not restarted.
 pub const EXIT_HEALTH: u8 = 3;
+/// Exit code of `ladder train` stopped by the silent-data-corruption check
+/// (`--sdc-check-every`): not restarted.
+pub const EXIT_SDC: u8 = 4;
 /// Exit code of a command-line usage error (clap's): not restarted.
 pub const EXIT_USAGE: i32 = 2;
 /// Longest wait between restarts.
@@ -105,16 +109,20 @@ pub fn supervise(opts: &SuperviseOptions, notify: &mut dyn FnMut(&str)) -> Resul
         }
         let how = describe(&status);
         if let Some(code) = status.code() {
-            if code == EXIT_USAGE || code == EXIT_HEALTH as i32 {
-                return Err(Error::ChildFailed {
-                    how,
-                    hint: if code == EXIT_USAGE {
-                        "a usage error: fix the command line"
-                    } else {
-                        "the health monitor stopped the run: see events.jsonl, adjust the config, \
-                         then `ladder train --out RUN --resume`"
-                    },
-                });
+            let hint = match code {
+                EXIT_USAGE => Some("a usage error: fix the command line"),
+                c if c == EXIT_HEALTH as i32 => Some(
+                    "the health monitor stopped the run: see events.jsonl, adjust the config, \
+                     then `ladder train --out RUN --resume`",
+                ),
+                c if c == EXIT_SDC as i32 => Some(
+                    "silent data corruption: this machine computed a step differently twice; \
+                     check its hardware, then `ladder train --out RUN --resume`",
+                ),
+                _ => None,
+            };
+            if let Some(hint) = hint {
+                return Err(Error::ChildFailed { how, hint });
             }
         }
         let step = last_logged_step(&opts.run_dir);

@@ -44,6 +44,7 @@ use crate::schedule::LrSchedule;
 mod dp;
 mod hooks;
 mod recovery;
+mod sdc;
 use crate::health::Monitor;
 use crate::inject::{Injection, Injector};
 use crate::layerlog::LayerLog;
@@ -51,6 +52,7 @@ use crate::resume::Logs;
 use dp::check_ranks_fit;
 use hooks::{Batch, Hooks, StepHook, Update};
 use recovery::{Guard, Resume};
+use sdc::SdcState;
 
 /// What [`train`] needs beyond the config.
 #[derive(Clone, Debug)]
@@ -119,13 +121,14 @@ pub struct Silent;
 impl Observer for Silent {}
 
 /// The files a run writes; `--force` removes exactly these before training.
-const RUN_FILES: [&str; 6] = [
+const RUN_FILES: [&str; 7] = [
     "config.toml",
     "metrics.jsonl",
     "events.jsonl",
     "layers.jsonl",
     "summary.json",
     "checkpoints",
+    crate::sdc::STOP_FILE,
 ];
 
 /// Trains a model as configured and writes the run directory (DESIGN §3). Returns the summary of
@@ -186,7 +189,16 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
                 comm.clone(),
             )?;
             run.info.threads = threads;
-            run.hooks.inject = Injector::new(opts.inject.clone());
+            let target = crate::inject::bitflip_target(&run.layout);
+            run.hooks.inject = Injector::new(opts.inject.clone()).on_rank(comm.rank(), target);
+            if let Some((step, rank)) = run.hooks.inject.bad_ranks(comm.size()) {
+                return Err(Error::InjectRank {
+                    step,
+                    rank,
+                    ranks: comm.size(),
+                });
+            }
+            run.sdc.pending = resume.as_ref().and_then(|r| r.sdc_stop.clone());
             // 3. The run directory (rank 0's alone).
             match &resume {
                 Some(r) => run.resume_from(r)?,
@@ -208,6 +220,9 @@ pub fn train(opts: TrainOptions, obs: &mut dyn Observer) -> Result<Summary> {
             }
             Err(e @ Error::HealthStop { .. }) => {
                 run.summary(Status::Failed, StopReason::Health, Some(e.to_string()))
+            }
+            Err(e @ Error::Sdc { .. }) => {
+                run.summary(Status::Failed, StopReason::Sdc, Some(e.to_string()))
             }
             Err(e) => run.summary(Status::Failed, StopReason::Error, Some(e.to_string())),
         };
@@ -278,6 +293,8 @@ struct Run {
     hooks: Hooks,
     /// Data skipped by rollbacks, rollbacks taken, the clock before a resume.
     guard: Guard,
+    /// Silent-data-corruption checks (`train.sdc_check_every`).
+    sdc: SdcState,
     flops_per_token: f64,
     entropy: Option<f64>,
     // progress
@@ -303,6 +320,7 @@ impl Run {
     ) -> Result<Run> {
         let t = &config.train;
         let (b, seq) = (t.batch_size, t.seq_len);
+        let sdc_every = t.sdc_check_every;
         let tokens_per_step = t.tokens_per_step() * comm.size() as u64;
         // Steps from the token budget round up: a run trains on at least `train.tokens`.
         let total_steps = match (t.stop_steps(), t.stop_tokens()) {
@@ -380,6 +398,10 @@ impl Run {
             targets: vec![0; b * seq],
             hooks,
             guard: Guard::default(),
+            sdc: SdcState {
+                every: sdc_every,
+                ..SdcState::default()
+            },
             flops_per_token,
             entropy,
             step: 0,
@@ -425,10 +447,15 @@ impl Run {
                 break reason;
             }
             let t0 = Instant::now();
-            let Some(done) = self.train_step(t0, &mut logs)? else {
+            let Some(mut done) = self.train_step(t0, &mut logs)? else {
                 continue; // skipped its batch, or rolled back
             };
             stop = self.agreed_stop_reason()?;
+            // The ranks compare their weights before the step's checkpoint can be written; the
+            // check counts as step time.
+            let check = self.sdc_check(stop.is_some(), &mut logs, obs)?;
+            done.dt += check;
+            self.train_time += check;
             let record = self.end_step(done, stop.is_some(), &mut logs, obs)?;
             self.hooks.after_step(&record);
         };
@@ -442,8 +469,14 @@ impl Run {
     fn train_step(&mut self, t0: Instant, logs: &mut Logs) -> Result<Option<StepDone>> {
         let step_no = self.step + 1;
         self.hooks.before_step(step_no);
-        // 1) micro-batches, then the sum over the ranks
+        // 1) micro-batches (one process with --sdc-check-every: twice), then the sum over the ranks
+        let recompute = self.sdc_recompute_due(step_no);
+        let before = (recompute && !self.hooks.zero_grads()).then(|| self.grads.clone());
         let loss_sum = self.micro_batches(step_no)?;
+        self.hooks.after_forward_backward(step_no, &mut self.params);
+        if recompute {
+            self.sdc_recompute(step_no, before, loss_sum, logs)?;
+        }
         self.hooks.after_backward(step_no, &mut self.grads);
         let loss_sum = self.reduce_gradients(loss_sum)?;
         let (accum, world) = (self.config.train.grad_accum as u64, self.comm.size() as u64);
@@ -643,6 +676,8 @@ impl Run {
             health: Some(self.health_report()),
             world_size: (self.comm.size() > 1).then_some(self.comm.size()),
             comm_time_s: (self.comm.size() > 1).then_some(self.comm_time),
+            sdc_check_s: (self.sdc.every > 0).then_some(self.sdc.time),
+            sdc_checks: (self.sdc.every > 0).then_some(self.sdc.checks),
         }
     }
 }

@@ -733,3 +733,56 @@ fn random_kills_lose_no_log_line(kills: usize, seed: u64) {
 fn fifty_random_sigkills_with_a_checkpoint_every_step_lose_no_log_line() {
     random_kills_lose_no_log_line(50, 50);
 }
+
+/// `--sdc-check-every 5` on one process computes every 5th step's gradient twice; `bitflip@10`
+/// flips a weight between the two computations (memory going bad mid-step), so step 10's two
+/// gradients differ: the run stops with exit code 4, an `sdc` event and no checkpoint of the bad
+/// state. The step-5 checkpoint records its parameters' checksum; one whose recorded checksum no
+/// longer matches its parameters is passed over by the resume, which then recomputes everything
+/// (checking every 5th step again, with no false alarm) and ends with the clean run's weights.
+#[test]
+fn a_bit_flip_on_one_process_is_detected_and_the_resume_ends_with_the_clean_weights() {
+    let run = fresh("fault-sdc");
+    let out = ladder(&args(
+        &run,
+        &["--sdc-check-every", "5", "--inject", "bitflip@10"],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("silent data corruption detected at step 10")
+            && err.contains("computed twice")
+            && err.contains("restarts from step_0000005"),
+        "{err}"
+    );
+    assert!(has_event(&events(&run), "sdc", 10), "{:?}", events(&run));
+    let sum = json(&run.join("summary.json"));
+    assert_eq!(sum["stop_reason"], "sdc");
+    assert_eq!(sum["steps"], 9, "step 10 was never completed");
+    assert!(!run.join("checkpoints/step_0000010").exists());
+    // The checkpoint of step 5 records the checksum of its parameters.
+    let state_path = run.join("checkpoints/step_0000005/state.json");
+    let mut state = json(&state_path);
+    assert_eq!(state["sdc"]["ranks"], 1);
+    let recorded = state["sdc"]["checksum"].as_str().unwrap().to_owned();
+    assert_eq!(recorded.len(), 16);
+    // A checkpoint whose parameters no longer have the agreed checksum is not resumed from.
+    state["sdc"]["checksum"] = "0123456789abcdef".into();
+    std::fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let out = ladder(&resume_args(&run, &[]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "skipping step_0000005: its parameters' checksum {recorded} is not the \
+             0123456789abcdef"
+        )) && err.contains("starting again from step 0"),
+        "{err}"
+    );
+    assert_eq!(losses(&run), losses(clean()));
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        let p = format!("checkpoints/step_0000030/{f}");
+        assert!(read(&run.join(&p)) == read(&clean().join(&p)), "{p}");
+    }
+    assert_eq!(json(&run.join("summary.json"))["status"], "completed");
+}

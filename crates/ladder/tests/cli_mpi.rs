@@ -453,3 +453,63 @@ fn mpi_job_killed_and_resumed_matches_the_uninterrupted_job_bitwise() {
         "final weights byte for byte"
     );
 }
+
+/// `--inject bitflip@10:1 --sdc-check-every 5`: rank 1 flips one bit of one weight in step 10, the
+/// ranks' checksums after step 10's update disagree, and the job stops (exit code 4) before step
+/// 15 with both ranks named (two ranks have no majority) and an `sdc` event. `--resume` restarts
+/// from the last agreed checkpoint (step 5), recomputes step 10, names rank 1 as the one whose
+/// checksum it does not reproduce, and ends with the uninterrupted job's weights byte for byte.
+#[test]
+fn mpi_bit_flip_on_rank_1_is_named_and_the_resume_matches_the_clean_job() {
+    if !mpi_ready("mpi_bit_flip_on_rank_1_is_named_and_the_resume_matches_the_clean_job") {
+        return;
+    }
+    let sets = [
+        "train.steps=20",
+        "train.batch_size=2",
+        "checkpoint.every=5",
+        "eval.every=10",
+        "eval.tokens=2048",
+    ];
+    let clean = fresh("mpi-sdc-clean");
+    let out = output(mpirun(2, &args(&clean, &sets, &[])));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let run = fresh("mpi-sdc");
+    let extra = ["--inject", "bitflip@10:1", "--sdc-check-every", "5"];
+    let out = output(mpirun(2, &args(&run, &sets, &extra)));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert_eq!(
+        err.matches("silent data corruption detected at step 10")
+            .count(),
+        1,
+        "rank 0 speaks for both: {err}"
+    );
+    assert!(err.contains("rank 1 has"), "{err}");
+    assert!(metrics(&run).len() < 15, "stopped by step 15");
+    let ev = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    assert!(ev.contains("\"kind\":\"sdc\""), "{ev}");
+    let stop = json(&run.join("sdc.json"));
+    assert_eq!(stop["step"], 10);
+    assert_eq!(stop["last_agreed_step"], 5);
+    assert_eq!(json(&run.join("summary.json"))["stop_reason"], "sdc");
+
+    let mut resume: Vec<String> = ["train", "--out"].map(String::from).to_vec();
+    resume.push(run.display().to_string());
+    resume.extend(["--resume", "--quiet"].map(String::from));
+    let out = output(mpirun(2, &resume));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("resumed from step_0000005")
+            && err.contains("matches rank 0; rank 1 computed or stored wrong values"),
+        "{err}"
+    );
+    assert!(!run.join("sdc.json").exists(), "the stop is attributed");
+    assert_eq!(losses(&run, "loss"), losses(&clean, "loss"));
+    assert_eq!(
+        std::fs::read(final_model(&run)).unwrap(),
+        std::fs::read(final_model(&clean)).unwrap(),
+        "final weights byte for byte"
+    );
+}

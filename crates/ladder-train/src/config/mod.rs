@@ -200,6 +200,10 @@ pub struct TrainSection {
     pub seed: u64,
     /// Worker threads (0 = all cores). Results are bitwise reproducible for a fixed count.
     pub threads: usize,
+    /// Check for silent data corruption every this many steps (0 = off; `--sdc-check-every`):
+    /// data-parallel ranks compare parameter checksums, one process computes the step's gradient
+    /// twice (see [`crate::sdc`]).
+    pub sdc_check_every: u64,
 }
 
 impl Default for TrainSection {
@@ -221,6 +225,7 @@ impl Default for TrainSection {
             grad_clip: 1.0,
             seed: 0,
             threads: 0,
+            sdc_check_every: 0,
         }
     }
 }

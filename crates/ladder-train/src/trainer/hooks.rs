@@ -6,8 +6,10 @@
 //! 1. [`StepHook::before_step`]
 //! 2. per micro-batch: the batch is read (through [`StepHook::sequence_index`]),
 //!    [`StepHook::before_micro_batch`], forward-backward
-//! 3. [`StepHook::after_backward`] (this rank's gradient), the data-parallel reduce,
-//!    [`StepHook::after_reduce`] (the global gradient, before clipping)
+//! 3. [`StepHook::after_forward_backward`] (the weights, which nothing else changes until the
+//!    update; with `--sdc-check-every` on one process the step's gradient is then computed a second
+//!    time and compared), [`StepHook::after_backward`] (this rank's gradient), the data-parallel
+//!    reduce, [`StepHook::after_reduce`] (the global gradient, before clipping)
 //! 4. clipping, then [`StepHook::judge`] (a finding stops the step before the update)
 //! 5. [`StepHook::before_update`], AdamW (at [`StepHook::applied_lr`]),
 //!    [`StepHook::adjust_params`], [`StepHook::after_update`]
@@ -73,6 +75,9 @@ pub(crate) trait StepHook {
     }
     /// Micro-batch `micro` of step `step` is about to go through forward-backward.
     fn before_micro_batch(&mut self, _step: u64, _micro: usize, _batch: &mut Batch<'_>) {}
+    /// All micro-batches are done, before [`StepHook::after_backward`]: the weights as this rank
+    /// holds them, which nothing changes before the update (except a fault: `bitflip@K`).
+    fn after_forward_backward(&mut self, _step: u64, _params: &mut [f32]) {}
     /// All micro-batches are done: this rank's gradient, before the data-parallel reduce.
     fn after_backward(&mut self, _step: u64, _grads: &mut [f32]) {}
     /// After the reduce: the step's mean loss and the global gradient, before clipping.
@@ -165,6 +170,10 @@ impl StepHook for Hooks {
         self.all()
             .for_each(|h| h.before_micro_batch(step, micro, batch));
     }
+    fn after_forward_backward(&mut self, step: u64, params: &mut [f32]) {
+        self.all()
+            .for_each(|h| h.after_forward_backward(step, params));
+    }
     fn after_backward(&mut self, step: u64, grads: &mut [f32]) {
         self.all().for_each(|h| h.after_backward(step, grads));
     }
@@ -218,8 +227,11 @@ impl StepHook for PlantedBug {
 
 /// Injected faults happen where the real ones would: a stall in the step, garbage data, a NaN
 /// in the gradient, a kill during a checkpoint or after a step, bit rot in a written checkpoint,
-/// a stall between steps.
+/// a stall between steps, a flipped bit in one rank's weights.
 impl StepHook for Injector {
+    fn after_forward_backward(&mut self, step: u64, params: &mut [f32]) {
+        self.bitflip(step, params);
+    }
     fn before_step(&mut self, step: u64) {
         if let Some(stall) = self.slow(step) {
             std::thread::sleep(stall);

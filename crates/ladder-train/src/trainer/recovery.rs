@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::health::{Finding, HealthPolicy};
 use crate::metrics::{count_events, HealthReport};
 use crate::resume::{self, Logs};
+use crate::sdc::SdcStop;
 
 /// The extra tensor in `optimizer.safetensors` holding the gradient the layer log carries over.
 const PREV_GRAD: &str = "prev_grad";
@@ -41,10 +42,13 @@ pub(crate) struct Resume {
     point: Option<(PathBuf, CheckpointState)>,
     /// Bad checkpoints passed over, LATEST problems.
     notes: Vec<String>,
+    /// The SDC stop this resume follows (`sdc.json`), for naming the rank that was wrong.
+    pub sdc_stop: Option<SdcStop>,
 }
 
 impl Resume {
-    /// Checks `config` against the run's `config.toml` and finds the newest good checkpoint.
+    /// Checks `config` against the run's `config.toml` and finds the newest good checkpoint
+    /// (after an SDC stop, or in a run that records SDC checksums: the newest the ranks agreed on).
     pub fn prepare(out: &Path, config: &Config) -> Result<Resume> {
         let cfg_path = out.join("config.toml");
         if !cfg_path.is_file() {
@@ -55,7 +59,9 @@ impl Resume {
         }
         let old = Config::load(&cfg_path)?;
         let changes = resume::config_changes(&old, config)?;
-        let (point, mut notes) = resume::newest_good(out)?;
+        let sdc_stop = SdcStop::load(out)?;
+        let (point, mut notes) =
+            resume::newest_agreed(out, &config.model_config(), sdc_stop.as_ref())?;
         if let Some(note) = point
             .as_ref()
             .and_then(|(_, state)| resume::cpu_change(state.cpu.as_ref(), &CpuFeatures::detect()))
@@ -66,6 +72,7 @@ impl Resume {
             changes,
             point,
             notes,
+            sdc_stop,
         })
     }
 }
@@ -81,6 +88,7 @@ impl Run {
         self.adam.v.fill(0.0);
         self.adam.t = 0;
         self.step = 0;
+        self.sdc.last_agreed = 0;
         self.guard.skipped = 0;
         self.hooks.health.restore(&Default::default());
         self.guard.carry = None;
@@ -105,6 +113,8 @@ impl Run {
         self.adam.v = v;
         self.adam.t = state.adam_t;
         self.step = state.step;
+        // Every rank loads the same files: the ranks agree here whether or not it was checked.
+        self.sdc.last_agreed = state.step;
         self.guard.skipped = state.skipped_sequences;
         self.hooks.health.restore(&state.health);
         self.guard.carry = carry.map(|g| (state.step, g));
@@ -337,6 +347,12 @@ impl Run {
             skipped_sequences: self.guard.skipped,
             health: self.hooks.health.history(),
             cpu: Some(CpuFeatures::detect()),
+            sdc: self
+                .sdc
+                .record
+                .as_ref()
+                .filter(|(s, _)| *s == self.step)
+                .map(|(_, r)| r.clone()),
         };
         logs.sync()?;
         if let Some(l) = self.hooks.layers.as_ref() {

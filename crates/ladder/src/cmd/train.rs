@@ -18,7 +18,7 @@ Config keys (DESIGN §7; `ladder train --print-config` shows every one with its 
   [model] arch (gpt2 | llama) n_layer n_embd n_head block_size vocab_size
           ffn_width (MLP width; both)  rope_theta norm_eps tie_embeddings (llama; absent = defaults)
   [train] batch_size seq_len grad_accum tokens steps max_time lr min_lr_ratio warmup_steps
-          schedule decay_fraction weight_decay grad_clip seed threads
+          schedule decay_fraction weight_decay grad_clip seed threads sdc_check_every
   [eval] every tokens      [checkpoint] every keep      [data] dir
   [health] policy window min_history spike_k grad_explosion slow_factor slow_min_s max_rollbacks
 A run needs a stop condition: train.tokens, train.steps or train.max_time (the first reached wins).
@@ -36,6 +36,8 @@ Surviving faults (docs/fault-tolerance.md):
   ladder train ... --health stop                        # warn | rollback (default) | stop
   ladder train ... --inject kill@137 --inject nan@200 --inject slow@90:5s   # testing aid
   ladder checkpoint verify runs/t1                      # check every checkpoint's hashes
+  ladder train ... --sdc-check-every 100                # silent data corruption: ranks compare
+                                                        # weights (one process: a step twice); exit 4
 
 Data parallel over MPI (a build with `--features mpi`; see docs/distributed.md): train.batch_size is
 per rank, the global batch is batch_size × grad_accum × ranks sequences per step (printed at start):
@@ -74,8 +76,16 @@ pub struct TrainArgs {
     /// --set health.policy=POLICY.
     #[arg(long, value_name = "warn|rollback|stop")]
     pub health: Option<ladder_train::health::HealthPolicy>,
+    /// Check for silent data corruption every K steps (and before every checkpoint): data-parallel
+    /// ranks compare checksums of their weights after the update; one process computes the step's
+    /// gradient twice and compares the bits. A mismatch names the ranks, records an `sdc` event
+    /// and stops with exit code 4; `--resume` restarts from the last checkpoint all ranks agreed
+    /// on. Same as --set train.sdc_check_every=K (0 = off, the default).
+    #[arg(long, value_name = "K")]
+    pub sdc_check_every: Option<u64>,
     /// TESTING AID: inject a fault (repeatable): kill@K, kill-always@K, kill-checkpoint@K, nan@K,
-    /// spike@K, corrupt-checkpoint@K, slow@K:Ns, pause@K:Ns (see docs/fault-tolerance.md).
+    /// spike@K, corrupt-checkpoint@K, slow@K:Ns, pause@K:Ns, bitflip@K:RANK (one bit of one weight
+    /// on one rank in step K; see docs/fault-tolerance.md).
     #[arg(long, value_name = "KIND@STEP")]
     pub inject: Vec<ladder_train::inject::Injection>,
     /// Start from a preset: tiny (2×64), S (4×256) or M (6×384); the config file and --set go on top.
@@ -150,7 +160,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         Err(e) if comm.is_root() => return Err(e),
         Err(_) => return Ok(ExitCode::FAILURE),
     };
-    match train_rank(&args, opts, comm.is_root()) {
+    match train_rank(&args, opts, &comm) {
         Ok(code) => Ok(code),
         Err(e) => Ok(super::dist::report_error(&comm, e)),
     }
@@ -180,6 +190,9 @@ fn options(args: &TrainArgs, comm: &Comm) -> anyhow::Result<Option<TrainOptions>
     if let Some(policy) = args.health {
         config.health.policy = policy;
     }
+    if let Some(k) = args.sdc_check_every {
+        config.train.sdc_check_every = k;
+    }
     if args.print_config {
         if comm.is_root() {
             print!("{}", config.to_toml());
@@ -205,20 +218,29 @@ fn options(args: &TrainArgs, comm: &Comm) -> anyhow::Result<Option<TrainOptions>
 }
 
 /// Trains and prints the summary (rank 0 alone draws progress and prints).
-fn train_rank(args: &TrainArgs, opts: TrainOptions, root: bool) -> anyhow::Result<ExitCode> {
+fn train_rank(args: &TrainArgs, opts: TrainOptions, comm: &Comm) -> anyhow::Result<ExitCode> {
+    let root = comm.is_root();
     let quiet = args.quiet || !root;
     let mut progress = Progress::new(quiet, root);
     let result = ladder_train::train(opts, &mut progress);
     progress.finish();
-    if let Err(
-        e @ (ladder_train::Error::HealthStop { .. } | ladder_train::Error::Diverged { .. }),
-    ) = &result
-    {
-        // Distinct from other failures: a supervisor does not restart it.
+    // Stops every rank shares, with exit codes distinct from other failures: a supervisor does
+    // not restart them.
+    let code = match &result {
+        Err(ladder_train::Error::HealthStop { .. } | ladder_train::Error::Diverged { .. }) => {
+            Some(ladder_train::supervisor::EXIT_HEALTH)
+        }
+        Err(ladder_train::Error::Sdc { .. }) => Some(ladder_train::supervisor::EXIT_SDC),
+        _ => None,
+    };
+    if let (Some(code), Err(e)) = (code, &result) {
         if root {
             eprintln!("ladder: error: training {}: {e}", args.out.display());
         }
-        return Ok(ExitCode::from(ladder_train::supervisor::EXIT_HEALTH));
+        // Nobody exits before rank 0's message is out (mpirun ends the job at the first
+        // non-zero exit).
+        let _ = comm.barrier();
+        return Ok(ExitCode::from(code));
     }
     let summary = result.with_context(|| format!("training {}", args.out.display()))?;
     if !quiet {
@@ -248,6 +270,13 @@ fn train_rank(args: &TrainArgs, opts: TrainOptions, root: bool) -> anyhow::Resul
                 "{k} ranks: gradient all-reduce {:.1} ms per step ({:.1}% of training time)",
                 1e3 * c / summary.steps.max(1) as f64,
                 100.0 * c * summary.tok_per_s / summary.d.max(1) as f64,
+            );
+        }
+        if let (Some(t), Some(n)) = (summary.sdc_check_s, summary.sdc_checks) {
+            println!(
+                "silent-data-corruption checks: {n}, {:.1} ms each ({:.2}% of training time)",
+                1e3 * t / n.max(1) as f64,
+                100.0 * t * summary.tok_per_s / summary.d.max(1) as f64,
             );
         }
         if let Some(h) = summary.entropy_nats_per_token {
