@@ -374,7 +374,7 @@ fn label(cfg: &ModelConfig, events: &[Event]) -> Vec<(Phase, String, String)> {
                             fwd_norms += 1;
                             if i == per_pass - 1 {
                                 "final_norm".into()
-                            } else if i % 2 == 0 {
+                            } else if i.is_multiple_of(2) {
                                 "norm1".into()
                             } else {
                                 "norm2".into()
@@ -385,7 +385,7 @@ fn label(cfg: &ModelConfig, events: &[Event]) -> Vec<(Phase, String, String)> {
                             bwd_norms += 1;
                             if i == 0 {
                                 "final_norm".into()
-                            } else if (i - 1) % 2 == 0 {
+                            } else if (i - 1).is_multiple_of(2) {
                                 "norm2".into()
                             } else {
                                 "norm1".into()
