@@ -295,7 +295,7 @@ pub struct ProfileReport {
     pub overhead_pct: Spread,
     /// Share of the profiled step time covered by the ops, per step.
     pub coverage: Spread,
-    /// Median step time not covered by any op, ms.
+    /// Step time not covered by any op, ms: the median over steps of step − Σ op times.
     pub uncovered_ms: f64,
     /// Whether the profiled and plain runs ended with bitwise identical parameters.
     pub bitwise_identical: bool,
@@ -582,7 +582,11 @@ pub fn profile(opts: &ProfileOptions) -> Result<ProfileReport> {
         let events = rec.take();
         let (ops, labels, coverage) = summarize(cfg, &events, &prof_s, &peaks);
         let step_ms = Spread::of(&prof_s.iter().map(|s| s * 1e3).collect::<Vec<_>>());
-        let covered_ms: f64 = ops.iter().map(|r| r.median_ms).sum();
+        let uncovered: Vec<f64> = prof_s
+            .iter()
+            .zip(&coverage)
+            .map(|(s, c)| 1e3 * s * (1.0 - c))
+            .collect();
         let overhead: Vec<f64> = prof_s
             .iter()
             .zip(&plain_s)
@@ -596,7 +600,7 @@ pub fn profile(opts: &ProfileOptions) -> Result<ProfileReport> {
             threads,
             steps,
             peaks,
-            uncovered_ms: (step_ms.median - covered_ms).max(0.0),
+            uncovered_ms: Spread::of(&uncovered).median,
             step_ms,
             plain_step_ms: Spread::of(&plain_s.iter().map(|s| s * 1e3).collect::<Vec<_>>()),
             overhead_pct: Spread::of(&overhead),
@@ -677,15 +681,13 @@ pub fn render_table(r: &ProfileReport) -> String {
             100.0 * o.of_roof
         );
     }
-    let covered: f64 = r.ops.iter().map(|o| o.median_ms).sum();
     let _ = writeln!(
         s,
-        "step      {:.3} ms median (min {:.3}, max {:.3}); ops cover {:.3} ms = {:.1}% (per-step coverage {:.1}–{:.1}%), uncovered {:.3} ms",
+        "step      {:.3} ms median (min {:.3}, max {:.3}); the ops cover {:.1}% of a step (median; {:.1}–{:.1}% over steps), uncovered {:.3} ms (median)",
         r.step_ms.median,
         r.step_ms.min,
         r.step_ms.max,
-        covered,
-        100.0 * covered / r.step_ms.median,
+        100.0 * r.coverage.median,
         100.0 * r.coverage.min,
         100.0 * r.coverage.max,
         r.uncovered_ms
