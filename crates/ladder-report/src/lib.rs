@@ -18,7 +18,9 @@
 //! 7. a backtest section ([`backtests`]): the largest budget predicted from the others;
 //! 8. a diagnosis section: each run with a `diagnosis.json` (from `ladder diagnose`), each
 //!    highlighted run and each `--diagnose` run directory against the law and similar runs;
-//! 9. a table of runs (N, D, C, losses, status, verdict).
+//! 9. a table of runs (N, D, C, losses, status, verdict);
+//! 10. when the input directory holds a `profile.json` (`ladder profile --out`), the roofline of
+//!     a training step ([`roofline`]).
 //!
 //! Plot text needs a TrueType font at run time (see [`font`]). Every file is written
 //! atomically, and the output depends only on the inputs (no timestamps), so two reports of the
@@ -43,6 +45,7 @@ pub mod fits;
 pub mod font;
 pub mod html;
 pub mod plot;
+pub mod roofline;
 pub mod runs;
 
 use std::path::{Path, PathBuf};
@@ -272,6 +275,11 @@ pub fn write_report(input: &Path, out_html: &Path, opts: &ReportOptions) -> Resu
                 fit: &fit,
             },
         )?);
+    }
+
+    // A `ladder profile --out` beside the runs gets its roofline (docs/profile.md).
+    if input.is_dir() {
+        figs.extend(roofline::from_dir(input)?);
     }
 
     // Diagnosis subjects: diagnosed or highlighted input runs, then the --diagnose runs.

@@ -18,6 +18,7 @@
 //! - [`sample`]: autoregressive generation with a KV cache.
 //! - [`export`]: a directory `transformers` loads as `GPT2LMHeadModel`.
 //! - [`debug`]: loss, logits and gradients of one batch, for checks against PyTorch.
+//! - [`profile`], [`machine`]: per-op time, FLOPs and bytes of a step on this machine's roofline.
 //! - [`bench`]: full training steps on random tokens: ms/step, tok/s, GFLOP/s, MFU, peak RSS.
 //! - [`metrics`], [`perf`], [`fsutil`]: the files a run writes, the GEMM peak and RSS, atomic writes.
 //!
@@ -30,6 +31,7 @@ pub mod checkpoint;
 pub mod comm;
 pub mod config;
 pub mod debug;
+pub mod doctor;
 mod error;
 pub mod eval;
 pub mod export;
@@ -37,9 +39,11 @@ pub mod fsutil;
 pub mod health;
 pub mod inject;
 mod layerlog;
+pub mod machine;
 pub mod metrics;
 pub mod perf;
 pub mod planted;
+pub mod profile;
 pub mod resume;
 pub mod run;
 pub mod sample;

@@ -33,6 +33,10 @@ enum Command {
     Export(cmd::export::ExportArgs),
     /// Measure training throughput: tokens/s, ms/step, GFLOP/s, MFU, peak RSS.
     Bench(cmd::bench::BenchArgs),
+    /// Where a training step's time goes: per-op time, FLOPs, bytes, roofline, Chrome trace.
+    Profile(cmd::profile::ProfileArgs),
+    /// Check this machine: kernels against f64 references, bitwise repeatability, speed (exit 0/1/2).
+    Doctor(cmd::doctor::DoctorArgs),
     /// Fit a scaling law to runs (CSV, run directories or a sweep) and write fit.json.
     Fit(cmd::fit::FitArgs),
     /// Backtest a law: fit all compute budgets but the largest K, check its predictions for them.
@@ -66,6 +70,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sample(a) => cmd::sample::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Profile(a) => cmd::profile::run(a),
+        Command::Doctor(a) => return cmd::doctor::run(a),
         Command::Fit(a) => cmd::fit::run(a),
         Command::Backtest(a) => cmd::backtest::run(a),
         Command::Predict(a) => cmd::predict::run(a),
