@@ -136,6 +136,7 @@ pub fn laws(
             skipped: vec![],
         },
     };
+    let mut included = Vec::new();
     for r in runs {
         if !r.fittable() {
             left_out.push((r.name.clone(), format!("status {}", r.status)));
@@ -146,7 +147,15 @@ pub fn laws(
             pts.d.push(r.d);
             pts.c.push(r.c);
             pts.loss.push(l);
+            included.push(r.dir.clone());
         }
+    }
+    // The points `ladder fit` would fit to the same runs (standard errors, paired noise, seed
+    // replicates merged), so a law the report fits equals the one `ladder fit` writes; the plain
+    // points above only when the run files lack what that reader needs.
+    if let Ok(mut read) = ladder_laws::runs::run_points(&included) {
+        read.origin.source = source.display().to_string();
+        pts = read;
     }
     let opts = FitOptions::default()
         .with_bootstrap(bootstrap)

@@ -334,3 +334,51 @@ fn report_shows_residuals_by_shape_and_a_backtest() {
     assert!(html.contains("Read from <code>"), "backtest.json not used");
     assert!(html.contains("backtest.json"));
 }
+
+/// A law the report fits itself is the law `ladder fit` writes for the same runs: weighted by the
+/// runs' standard errors (here 10× apart between neighbours), not by equal weights.
+#[test]
+fn report_fits_the_points_ladder_fit_fits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = tmp.path().join("sweep");
+    let dirs = fixture::make_sweep(&sweep, &BUDGETS, 4);
+    for (i, dir) in dirs.iter().enumerate() {
+        let path = dir.join("summary.json");
+        let mut sum: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let se = if i % 2 == 0 { 0.002 } else { 0.02 };
+        sum["final_val_loss_se"] = serde_json::json!(se);
+        std::fs::write(&path, serde_json::to_string_pretty(&sum).unwrap()).unwrap();
+    }
+    let pts = ladder_laws::runs::run_points(std::slice::from_ref(&sweep)).unwrap();
+    assert!(pts.se.is_some());
+    let opts = ladder_laws::FitOptions::default()
+        .with_bootstrap(20)
+        .unwrap()
+        .with_seed(3);
+    let want = ladder_laws::chinchilla::fit(&pts, &opts).unwrap();
+    let runs = ladder_report::runs::load_runs(&sweep).unwrap().runs;
+    let laws = ladder_report::fits::laws(&runs, &sweep, &[], 20, 3).unwrap();
+    let got = laws.chinchilla.fit().expect("a Chinchilla fit");
+    // The same points in another order: equal to the optimizer's tolerance, not to the bit.
+    let mut unweighted = pts.clone();
+    unweighted.se = None;
+    unweighted.common_se = None;
+    let plain = ladder_laws::chinchilla::fit(&unweighted, &opts).unwrap();
+    for name in ["E", "A", "B", "alpha", "beta"] {
+        let (g, w, p) = (
+            got.param(name).unwrap(),
+            want.param(name).unwrap(),
+            plain.param(name).unwrap(),
+        );
+        assert!(
+            (g - w).abs() <= 1e-6 * w.abs(),
+            "{name}: report {g} vs fit {w}"
+        );
+        assert!(
+            (p - w).abs() > 1e-4 * w.abs(),
+            "{name}: weighting changed nothing ({p} vs {w})"
+        );
+    }
+    assert!(got.fit.weighted && !plain.fit.weighted);
+}
