@@ -60,7 +60,7 @@ impl Curve {
     /// The compute at which the frontier reaches `loss`: +∞ when it never gets that low (loss at
     /// or below e), NaN for a frontier that does not fall with compute.
     pub fn compute_for(&self, loss: f64) -> f64 {
-        if !(self.gamma > 0.0) || !loss.is_finite() || !self.ln_k.is_finite() {
+        if self.gamma.is_nan() || self.gamma <= 0.0 || !loss.is_finite() || !self.ln_k.is_finite() {
             return f64::NAN;
         }
         if loss <= self.e {
@@ -465,7 +465,7 @@ pub fn compare(a: &FitFile, b: &FitFile, opts: &CompareOptions) -> Result<Compar
         }
         At::Loss(l) => {
             let c = sa.curve.compute_for(l);
-            if !(l.is_finite() && l > 0.0) || !c.is_finite() {
+            if !l.is_finite() || l <= 0.0 || !c.is_finite() {
                 return Err(compare_error(format!(
                     "--target-loss {l}: fit A's frontier never reaches it (its floor E is {:.4}); \
                      give a loss above that",
