@@ -404,6 +404,32 @@ pub fn crossings(a: &Curve, b: &Curve, window: [f64; 2]) -> Vec<f64> {
     out
 }
 
+/// Fit `side`'s frontier loss at compute `c` with the 95 % interval of its replicates (`None`
+/// with fewer than [`MIN_REPLICATES`]).
+pub fn loss_band(side: &Side, c: f64) -> (f64, Option<[f64; 2]>) {
+    let reps: Vec<f64> = side.curves.iter().flatten().map(|k| k.loss(c)).collect();
+    let ci = (reps.len() >= MIN_REPLICATES)
+        .then(|| interval95(&reps))
+        .flatten();
+    (side.curve.loss(c), ci)
+}
+
+/// The compute multiplier of `b` against `a` at compute `c` with its 95 % interval over the
+/// replicate pairs (paired as [`compare`] pairs them; either end may be +∞).
+pub fn multiplier_band(a: &Side, b: &Side, c: f64) -> (f64, Option<[f64; 2]>) {
+    let at = At::Compute(c);
+    let reps: Vec<f64> = a
+        .curves
+        .iter()
+        .zip(b.curves.iter().rev())
+        .map(|(x, y)| match (x, y) {
+            (Some(x), Some(y)) => multiplier(x, y, at),
+            _ => f64::NAN,
+        })
+        .collect();
+    (multiplier(&a.curve, &b.curve, at), interval_with_inf(&reps))
+}
+
 /// Compares fit `b` against fit `a` (module docs).
 pub fn compare(a: &FitFile, b: &FitFile, opts: &CompareOptions) -> Result<Comparison> {
     if a.law != b.law {
@@ -643,7 +669,7 @@ impl Comparison {
         })
     }
 
-    /// A table for people.
+    /// A table for people (the warnings are not in it: callers print them).
     pub fn table(&self) -> String {
         let mut s = format!(
             "compare ({} law, {} replicate pairs): B relative to A\n\n",
@@ -670,6 +696,8 @@ impl Comparison {
         let fx = |x: f64| {
             if x.is_infinite() {
                 "never".to_string()
+            } else if x != 0.0 && !(0.01..1000.0).contains(&x) {
+                format!("{x:.3e}")
             } else {
                 format!("{x:.3}")
             }
@@ -719,9 +747,6 @@ impl Comparison {
             100.0 * self.replicates_crossing
         );
         s += &format!("verdict: {}\n", self.verdict.as_str());
-        for w in &self.warnings {
-            s += &format!("warning: {w}\n");
-        }
         s
     }
 }

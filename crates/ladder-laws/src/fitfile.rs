@@ -2,7 +2,8 @@
 //!
 //! The keys are those of DESIGN §3 in that order (`law, params, ci95, stderr, derived, fit, data,
 //! residuals`), plus `samples` (the bootstrap parameter replicates, which `predict` needs for its
-//! intervals) and `version`. Maps keep the law's parameter order. Numbers that are not finite
+//! intervals), `frontier` (isoflop: the loss along the vertices with its replicates, which
+//! `compare` reads) and `version`. Maps keep the law's parameter order. Numbers that are not finite
 //! (an interval that is unbounded on one side) are written as `null`.
 
 use std::fmt;

@@ -20,6 +20,9 @@
 //!    highlighted run and each `--diagnose` run directory against the law and similar runs;
 //! 9. a table of runs (N, D, C, losses, status, verdict).
 //!
+//! [`compare::write_compare_report`] writes a second kind of page (`ladder report --compare A B`):
+//! two ladders' frontiers and the compute multiplier between them, with the verdict.
+//!
 //! Plot text needs a TrueType font at run time (see [`font`]). Every file is written
 //! atomically, and the output depends only on the inputs (no timestamps), so two reports of the
 //! same ladder are byte-identical.
@@ -37,6 +40,7 @@
 #![deny(missing_docs)]
 
 pub mod backtests;
+pub mod compare;
 pub mod error;
 pub mod figures;
 pub mod fits;
