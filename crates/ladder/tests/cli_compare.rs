@@ -127,8 +127,22 @@ fn compare_detects_a_steeper_ladder_and_prints_the_documented_json() {
         "20",
     ]);
     assert!(e.contains("same law"), "{e}");
-    let e = fails(&["compare", &p("a.json"), &p("b.json"), "--target-loss", "-1"]);
-    assert!(e.contains("--target-loss"), "{e}");
+    let e = fails(&["compare", &p("a.json"), &p("b.json"), "--target-loss=-1"]);
+    assert!(
+        e.contains("--target-loss -1: must be a positive number"),
+        "{e}"
+    );
+    // --compute and --target-loss name two different points: one at a time.
+    let e = fails(&[
+        "compare",
+        &p("a.json"),
+        &p("b.json"),
+        "--compute",
+        "1e21",
+        "--target-loss",
+        "2",
+    ]);
+    assert!(e.contains("cannot be used with"), "{e}");
 
     // The comparison page: the verdict, the exponent table and the figure files beside it.
     let out = ok(&[
