@@ -324,6 +324,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn architecture_comes_from_the_config_and_defaults_to_gpt2() {
+        let dir = tempfile::tempdir().unwrap();
+        // No config.toml: GPT-2, as `ladder train` defaults.
+        assert_eq!(model_shape(dir.path()), (None, None, "GPT-2".to_string()));
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, "[model]\nn_layer = 2\nn_embd = 64\n").unwrap();
+        assert_eq!(model_shape(dir.path()).2, "GPT-2");
+        std::fs::write(
+            &cfg,
+            "[model]\narch = \"llama\"\nn_layer = 2\nn_embd = 64\n",
+        )
+        .unwrap();
+        assert_eq!(
+            model_shape(dir.path()),
+            (Some(2), Some(64), "Llama".to_string())
+        );
+        assert_eq!(arch_label(Some("gpt2")), "GPT-2");
+        assert_eq!(arch_label(Some("other")), "other");
+    }
+
+    #[test]
     fn smooth_averages_a_trailing_quarter() {
         // Alternating 1, 3: from step 8 on the window holds an even number of steps (mean 2) or an odd one.
         let v: Vec<(f64, f64)> = (0..40)
