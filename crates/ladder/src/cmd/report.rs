@@ -120,11 +120,24 @@ fn compare(a: &ReportArgs, pa: &std::path::Path, pb: &std::path::Path) -> anyhow
     let data_range = opts
         .data_range
         .unwrap_or([opts.window[0] * 1e3, opts.window[1] * 1e-6]);
-    let (la, lb) = (pa.display().to_string(), pb.display().to_string());
+    // Short names in legends: the file's stem or the directory's name (the page's header gives
+    // the paths in full).
+    let short = |p: &std::path::Path| {
+        let name = if p.is_dir() {
+            p.file_name()
+        } else {
+            p.file_stem()
+        };
+        name.map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let (la, lb) = (short(pa), short(pb));
     let title = a
         .title
         .clone()
-        .unwrap_or_else(|| format!("Scaling comparison: {la} vs {lb}"));
+        .unwrap_or_else(|| format!("Scaling comparison: {} vs {}", pa.display(), pb.display()));
     let page = ladder_report::compare::ComparePage {
         labels: [&la, &lb],
         a: &sa,
