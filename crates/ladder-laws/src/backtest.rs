@@ -370,7 +370,7 @@ pub fn backtest(
         _ => {
             let parts = isoflop::fit_parts(&train, train.se.as_deref(), opts)?;
             let loss_law = vertex_loss_law(&parts);
-            let (_, sigma) = isoflop::noise_scale(&parts.groups);
+            let (_, sigma, _) = isoflop::noise_scale(&parts.groups);
             fit = parts.fit;
             for g in &gs[split..] {
                 let t = truth(g, sigma, opts);

@@ -123,6 +123,7 @@ pub(crate) fn log_fit_file(
             params: names.iter().map(|s| s.to_string()).collect(),
             values: samples,
         },
+        frontier: None,
         version: FIT_FILE_VERSION,
     }
 }

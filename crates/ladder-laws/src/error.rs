@@ -226,6 +226,12 @@ pub enum Error {
         /// The largest usable `--holdout-top` (0 when none is).
         max: usize,
     },
+    /// Two fits cannot be compared (different laws, no bootstrap samples, a bad option).
+    #[error("compare: {message}")]
+    Compare {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// A prediction was asked of a law that cannot make it.
     #[error("law `{law}` cannot predict {what}{hint}")]
     Unsupported {

@@ -2,7 +2,8 @@
 //!
 //! The keys are those of DESIGN §3 in that order (`law, params, ci95, stderr, derived, fit, data,
 //! residuals`), plus `samples` (the bootstrap parameter replicates, which `predict` needs for its
-//! intervals) and `version`. Maps keep the law's parameter order. Numbers that are not finite
+//! intervals), `frontier` (isoflop: the loss along the vertices with its replicates, which
+//! `compare` reads) and `version`. Maps keep the law's parameter order. Numbers that are not finite
 //! (an interval that is unbounded on one side) are written as `null`.
 
 use std::fmt;
@@ -443,6 +444,25 @@ fn nullable_rows<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<Vec
         .collect())
 }
 
+/// The loss along the compute-optimal frontier as its own power law, `L_opt(C) = K·C^−gamma`
+/// (`frontier` in fit.json), for laws whose parameters do not give the loss at the optimum
+/// (isoflop: fitted through the budgets' vertex losses). `ladder compare` reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Frontier {
+    /// The formula, in words (`L_opt = K·C^-gamma`).
+    pub form: String,
+    /// Point estimates: `K` and `gamma`.
+    pub params: Named<f64>,
+    /// Percentile 95 % bootstrap intervals.
+    pub ci95: Named<Interval>,
+    /// Bootstrap standard errors.
+    #[serde(deserialize_with = "nullable_named")]
+    pub stderr: Named<f64>,
+    /// Bootstrap replicates, one row per kept replicate, columns in `params` order.
+    #[serde(deserialize_with = "nullable_rows")]
+    pub samples: Vec<Vec<f64>>,
+}
+
 /// The content of fit.json.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitFile {
@@ -469,6 +489,10 @@ pub struct FitFile {
     pub support: Option<Support>,
     /// Bootstrap parameter replicates (what `ladder predict` needs for intervals).
     pub samples: Samples,
+    /// The loss along the compute-optimal frontier with its replicates (isoflop fits; absent for
+    /// other laws and in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier: Option<Frontier>,
     /// [`FIT_FILE_VERSION`].
     pub version: u32,
 }
@@ -519,6 +543,14 @@ impl FitFile {
                 path: path.to_path_buf(),
                 message: "`samples` does not match `params` (names or row lengths)".to_string(),
             });
+        }
+        if let Some(fr) = &f.frontier {
+            if fr.samples.iter().any(|r| r.len() != fr.params.0.len()) {
+                return Err(Error::Json {
+                    path: path.to_path_buf(),
+                    message: "`frontier.samples` rows do not match `frontier.params`".to_string(),
+                });
+            }
         }
         Ok(f)
     }

@@ -554,6 +554,7 @@ pub fn fit(p: &HparamPoints, opts: &FitOptions) -> Result<FitFile> {
             values: samples,
         },
         support: None,
+        frontier: None,
         version: FIT_FILE_VERSION,
     };
     for (j, name) in PARAMS.iter().enumerate() {

@@ -141,8 +141,9 @@ fn poly_residuals(x: &[f64], y: &[f64], deg: usize) -> Option<Vec<f64>> {
 }
 
 /// Residuals (ln loss) of each budget's cubic in ln N (a parabola with 4 sizes) and the pooled
-/// residual scale `sqrt(Σ r² / Σ dof)`; 0 when no budget has more sizes than coefficients.
-pub(crate) fn noise_scale(gs: &[Group]) -> (Vec<f64>, f64) {
+/// residual scale `sqrt(Σ r² / Σ dof)` with its degrees of freedom `Σ dof`; 0 when no budget has
+/// more sizes than coefficients.
+pub(crate) fn noise_scale(gs: &[Group]) -> (Vec<f64>, f64, usize) {
     let (mut resid, mut ss, mut dof) = (Vec::new(), 0.0, 0usize);
     for g in gs {
         let n = crate::common::distinct(&g.x);
@@ -162,7 +163,7 @@ pub(crate) fn noise_scale(gs: &[Group]) -> (Vec<f64>, f64) {
     } else {
         0.0
     };
-    (resid, sigma)
+    (resid, sigma, dof)
 }
 
 /// Checks per-point standard errors: one per point, finite and > 0.
@@ -224,7 +225,7 @@ pub(crate) fn fit_parts(
         check_se(points, se)?;
     }
     let gs = groups(points);
-    let (resid, pooled) = noise_scale(&gs);
+    let (resid, pooled, pooled_dof) = noise_scale(&gs);
     // Relative (ln-loss) noise of each run, per group.
     let sigma: Vec<Vec<f64>> = gs
         .iter()
@@ -288,6 +289,17 @@ pub(crate) fn fit_parts(
         .into_par_iter()
         .map(|b| {
             let mut rng = replicate_rng(opts.seed, b);
+            // The pooled scale is itself estimated from `pooled_dof` residuals: each replicate
+            // draws its own scale σ·sqrt(ν/χ²_ν), so the intervals carry that uncertainty too
+            // (as a t interval does) instead of treating σ as known.
+            let scale = if se.is_none() && pooled_dof > 0 {
+                let chi2: f64 = (0..pooled_dof)
+                    .map(|_| crate::synth::normal(&mut rng).powi(2))
+                    .sum();
+                (pooled_dof as f64 / chi2.max(1e-300)).sqrt()
+            } else {
+                1.0
+            };
             gs.iter()
                 .zip(&sigma)
                 .map(|(g, sg)| {
@@ -295,7 +307,7 @@ pub(crate) fn fit_parts(
                         .loss
                         .iter()
                         .zip(sg)
-                        .map(|(l, s)| l * (s * crate::synth::normal(&mut rng)).exp())
+                        .map(|(l, s)| l * (scale * s * crate::synth::normal(&mut rng)).exp())
                         .collect();
                     locate(method, &g.x, &y).ok()
                 })
@@ -381,11 +393,77 @@ pub(crate) fn fit_parts(
     f.fit.converged = usable.len();
     f.fit.best = chi2;
     f.fit.stop = format!("{} of {} budgets usable", usable.len(), gs.len());
+    f.frontier = frontier(&gs, &usable, &budgets, &reps);
     Ok(Parts {
         fit: f,
         groups: gs,
         usable,
         reps,
+    })
+}
+
+/// The loss along the frontier, `L_opt = K·C^−gamma`, by least squares of ln loss on ln C through
+/// the usable vertices, weighted by 1/var(ln loss) of each vertex's replicates (equal weights when
+/// any has none); each replicate refits it through its own vertex losses with the same weights.
+/// `None` when the vertices' losses cannot give a line (fewer than two, or one C).
+fn frontier(
+    gs: &[Group],
+    usable: &[usize],
+    budgets: &[Budget],
+    reps: &[Vec<Option<(f64, f64)>>],
+) -> Option<crate::fitfile::Frontier> {
+    let var: Vec<f64> = usable
+        .iter()
+        .map(|&k| {
+            let l: Vec<f64> = reps.iter().filter_map(|r| r[k].map(|v| v.1.ln())).collect();
+            std_dev(&l).map_or(0.0, |s| s * s)
+        })
+        .collect();
+    let w: Vec<f64> = if var.iter().all(|v| *v > 0.0 && v.is_finite()) {
+        var.iter().map(|v| 1.0 / v).collect()
+    } else {
+        vec![1.0; usable.len()]
+    };
+    // ln L = ln K − gamma·ln C.
+    let line = |pts: &[(f64, f64)], w: &[f64]| -> Option<[f64; 2]> {
+        let x: Vec<f64> = pts.iter().map(|p| p.0.ln()).collect();
+        let y: Vec<f64> = pts.iter().map(|p| p.1.ln()).collect();
+        let (b0, b1) = ols_line(&x, &y, Some(w))?;
+        Some([b0.exp(), -b1]).filter(|p| p.iter().all(|v| v.is_finite()))
+    };
+    let pts: Vec<(f64, f64)> = usable
+        .iter()
+        .filter_map(|&k| budgets[k].loss.map(|l| (gs[k].c, l)))
+        .collect();
+    if pts.len() != usable.len() {
+        return None;
+    }
+    let est = line(&pts, &w)?;
+    let samples: Vec<Vec<f64>> = reps
+        .iter()
+        .filter_map(|r| {
+            let (mut pb, mut wb) = (Vec::new(), Vec::new());
+            for (j, &k) in usable.iter().enumerate() {
+                if let Some((_, l)) = r[k] {
+                    pb.push((gs[k].c, l));
+                    wb.push(w[j]);
+                }
+            }
+            (pb.len() >= 2).then(|| line(&pb, &wb)).flatten()
+        })
+        .map(|p| p.to_vec())
+        .collect();
+    let names = ["K", "gamma"];
+    let (mut ci95, mut stderr) = (Named::new(), Named::new());
+    for (j, n) in names.iter().enumerate() {
+        put_spread(&mut ci95, &mut stderr, n, &column(&samples, j));
+    }
+    Some(crate::fitfile::Frontier {
+        form: "L_opt = K·C^-gamma (vertex losses, weighted least squares in log space)".into(),
+        params: Named(names.iter().map(|s| s.to_string()).zip(est).collect()),
+        ci95,
+        stderr,
+        samples,
     })
 }
 
@@ -434,6 +512,7 @@ pub(crate) fn assemble_power(
             params: PARAMS.iter().map(|s| s.to_string()).collect(),
             values: samples,
         },
+        frontier: None,
         version: FIT_FILE_VERSION,
     };
     for (j, name) in PARAMS.iter().enumerate() {

@@ -22,6 +22,8 @@
 //! * The result is a [`fitfile::FitFile`] (fit.json, DESIGN §3), which keeps the bootstrap
 //!   replicates so [`predict`] can give intervals later, the data its runs were trained on and
 //!   the N, D, C ranges it was fitted over ([`identity`]).
+//! * [`compare`] sets two fits of the same law side by side: exponent differences, the compute
+//!   multiplier and the crossover of their frontiers, with intervals from both bootstraps.
 //! * The optimiser is [`solver`], an L-BFGS on `[f64; K]`; [`argmin_fit`] runs the same problems
 //!   through the `argmin` crate as a cross-check.
 //!
@@ -45,6 +47,7 @@ pub mod backtest;
 pub mod bootstrap;
 pub mod chinchilla;
 mod common;
+pub mod compare;
 pub mod data;
 pub mod dates;
 pub mod doubling;

@@ -27,7 +27,7 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { --ink:#1f2328; --muted:#656d76; --line:#d8dee4; --bg:#f6f8fa; --accent:#1f77b4;
         --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; }
 * { box-sizing: border-box; }
@@ -539,7 +539,7 @@ fn could_not_judge(s: &mut String, d: &Diagnosis) {
 
 fn runs_table(s: &mut String, p: &Page) {
     s.push_str("<section id=\"runs\"><h2>Runs</h2>\n<p class=\"lead\">Every run of the ladder, by compute then size, as its <code>summary.json</code> records it. The law column is the Chinchilla prediction at the run's (N, D) and the residual is 100·ln(observed/law).</p>\n");
-    s.push_str("<table id=\"runs-table\"><thead><tr><th>run</th><th class=\"num\">N</th><th class=\"num\">D (tokens)</th><th class=\"num\">C (FLOPs)</th><th class=\"num\">D/N</th><th class=\"num\">final train loss</th><th class=\"num\">val loss</th><th class=\"num\">law</th><th class=\"num\">residual</th><th>status</th><th>diagnosis</th></tr></thead><tbody>\n");
+    s.push_str("<table id=\"runs-table\"><thead><tr><th>run</th><th>arch</th><th class=\"num\">N</th><th class=\"num\">D (tokens)</th><th class=\"num\">C (FLOPs)</th><th class=\"num\">D/N</th><th class=\"num\">final train loss</th><th class=\"num\">val loss</th><th class=\"num\">law</th><th class=\"num\">residual</th><th>status</th><th>diagnosis</th></tr></thead><tbody>\n");
     let fit = p.laws.chinchilla.fit();
     for (i, r) in p.runs.iter().enumerate() {
         let hl = p.highlight.contains(&i);
@@ -550,6 +550,7 @@ fn runs_table(s: &mut String, p: &Page) {
             if hl { " class=\"hl\"" } else { "" },
             esc(&r.name)
         );
+        let _ = write!(s, "<td>{}</td>", esc(&r.arch));
         td_num(s, Some(r.n), si(r.n));
         td_num(s, Some(r.d), si(r.d));
         td_num(s, Some(r.c), sci(r.c));

@@ -22,6 +22,9 @@
 //! 10. when the input directory holds a `profile.json` (`ladder profile --out`), the roofline of
 //!     a training step ([`roofline`]).
 //!
+//! [`compare::write_compare_report`] writes a second kind of page (`ladder report --compare A B`):
+//! two ladders' frontiers and the compute multiplier between them, with the verdict.
+//!
 //! Plot text needs a TrueType font at run time (see [`font`]). Every file is written
 //! atomically, and the output depends only on the inputs (no timestamps), so two reports of the
 //! same ladder are byte-identical.
@@ -39,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod backtests;
+pub mod compare;
 pub mod error;
 pub mod figures;
 pub mod fits;

@@ -49,6 +49,9 @@ pub struct Run {
     pub n_layer: Option<u64>,
     /// `model.n_embd` of its config.toml, when readable.
     pub n_embd: Option<u64>,
+    /// The architecture for labels: `model.arch` of its config.toml (`GPT-2` for `gpt2` or when
+    /// absent, as `ladder train` defaults; `Llama` for `llama`; another name as written).
+    pub arch: String,
 }
 
 impl Run {
@@ -161,6 +164,7 @@ pub fn load_run(dir: &Path, warnings: &mut Vec<String>) -> std::result::Result<R
         diagnosis,
         n_layer: shape.0,
         n_embd: shape.1,
+        arch: shape.2,
     })
 }
 
@@ -183,14 +187,15 @@ fn read_summary(bytes: &[u8]) -> std::result::Result<Summary, String> {
     })
 }
 
-/// `(model.n_layer, model.n_embd)` of a run's config.toml; a missing or unreadable file (or key)
-/// gives `None`: the shape is only used to group residuals.
-fn model_shape(dir: &Path) -> (Option<u64>, Option<u64>) {
+/// `(model.n_layer, model.n_embd, architecture label)` of a run's config.toml; a missing or
+/// unreadable file (or key) gives `None` (the shape is only used to group residuals) and GPT-2,
+/// the architecture `ladder train` uses when `model.arch` is absent.
+fn model_shape(dir: &Path) -> (Option<u64>, Option<u64>, String) {
     let Ok(text) = std::fs::read_to_string(dir.join("config.toml")) else {
-        return (None, None);
+        return (None, None, arch_label(None));
     };
     let Ok(v) = text.parse::<toml::Table>() else {
-        return (None, None);
+        return (None, None, arch_label(None));
     };
     let key = |k: &str| {
         v.get("model")
@@ -198,7 +203,31 @@ fn model_shape(dir: &Path) -> (Option<u64>, Option<u64>) {
             .and_then(|x| x.as_integer())
             .and_then(|x| u64::try_from(x).ok())
     };
-    (key("n_layer"), key("n_embd"))
+    let arch = v
+        .get("model")
+        .and_then(|m| m.get("arch"))
+        .and_then(|x| x.as_str());
+    (key("n_layer"), key("n_embd"), arch_label(arch))
+}
+
+/// The label of `model.arch`: `GPT-2` when absent or `gpt2`, `Llama` for `llama`, else the name.
+pub fn arch_label(arch: Option<&str>) -> String {
+    match arch {
+        None | Some("gpt2") => "GPT-2".into(),
+        Some("llama") => "Llama".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The architectures of `runs`, distinct, in order of first appearance, joined by ", ".
+pub fn arch_summary(runs: &[Run]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for r in runs {
+        if !seen.contains(&r.arch.as_str()) {
+            seen.push(&r.arch);
+        }
+    }
+    seen.join(", ")
 }
 
 /// (tokens, loss) and (tokens, val_loss) from metrics.jsonl; a missing file gives empty curves,
@@ -293,6 +322,27 @@ fn read_diagnosis(path: &Path, warnings: &mut Vec<String>) -> Option<Diagnosis> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn architecture_comes_from_the_config_and_defaults_to_gpt2() {
+        let dir = tempfile::tempdir().unwrap();
+        // No config.toml: GPT-2, as `ladder train` defaults.
+        assert_eq!(model_shape(dir.path()), (None, None, "GPT-2".to_string()));
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, "[model]\nn_layer = 2\nn_embd = 64\n").unwrap();
+        assert_eq!(model_shape(dir.path()).2, "GPT-2");
+        std::fs::write(
+            &cfg,
+            "[model]\narch = \"llama\"\nn_layer = 2\nn_embd = 64\n",
+        )
+        .unwrap();
+        assert_eq!(
+            model_shape(dir.path()),
+            (Some(2), Some(64), "Llama".to_string())
+        );
+        assert_eq!(arch_label(Some("gpt2")), "GPT-2");
+        assert_eq!(arch_label(Some("other")), "other");
+    }
 
     #[test]
     fn smooth_averages_a_trailing_quarter() {

@@ -41,6 +41,8 @@ enum Command {
     Fit(cmd::fit::FitArgs),
     /// Backtest a law: fit all compute budgets but the largest K, check its predictions for them.
     Backtest(cmd::backtest::BacktestArgs),
+    /// Compare two ladders by their laws: exponent differences, compute multiplier, crossover, verdict.
+    Compare(cmd::compare::CompareArgs),
     /// Predict from a fitted law: loss at (N, D), or the compute-optimal allocation at a budget.
     Predict(cmd::predict::PredictArgs),
     /// Suggest N, D, shape, lr and batch for a target compute from fitted laws, and a config.
@@ -75,6 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(a) => cmd::fit::run(a),
         Command::Backtest(a) => cmd::backtest::run(a),
         Command::Predict(a) => cmd::predict::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
         Command::Suggest(a) => cmd::suggest::run(a),
         Command::Debug(c) => cmd::debug::run(c),
         Command::Report(a) => cmd::report::run(a),

@@ -115,10 +115,15 @@ fn sweep_plan_prints_the_table_and_status_lists_pending_runs() {
     let sweep = fresh("sweep-plan");
     let table = plan(&sweep, "2e9,4e9", "2");
     for col in [
-        "name", " L ", " d ", " H ", "N", "D", "C=6ND", "lr", "warmup", "est.",
+        "name", "arch", " L ", " d ", " H ", "N", "D", "C=6ND", "lr", "warmup", "est.",
     ] {
         assert!(table.contains(col), "{col}: {table}");
     }
+    // Every run row names its architecture (GPT-2 unless --arch says otherwise).
+    assert!(
+        table.contains("c2e9-n0.0033M") && table.contains(" gpt2 "),
+        "{table}"
+    );
     assert!(
         table.contains("shape family depth:1, lr rule width (lr_ref 0.003)"),
         "{table}"

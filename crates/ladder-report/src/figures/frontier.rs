@@ -176,7 +176,10 @@ impl Frontier<'_> {
         chart
             .draw_series(runs.iter().map(|&r| Circle::new(r, 3, MUTED.filled())))
             .map_err(pe)?
-            .label("ladder runs")
+            .label(format!(
+                "ladder runs ({})",
+                crate::runs::arch_summary(self.ctx.runs)
+            ))
             .legend(|(x, y)| Circle::new((x + 11, y), 3, MUTED.filled()));
         for (line, colour, name) in [
             (&chin, CHINCHILLA, "Chinchilla law"),

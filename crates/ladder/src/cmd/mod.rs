@@ -3,6 +3,7 @@
 pub mod backtest;
 pub mod bench;
 pub mod checkpoint;
+pub mod compare;
 pub mod data;
 pub mod debug;
 pub mod diagnose;

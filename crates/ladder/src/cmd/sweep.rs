@@ -306,7 +306,8 @@ fn param_cell(r: &ladder_sweep::RunSpec, key: &str) -> Option<String> {
     })
 }
 
-/// The table `sweep plan` prints: the family and lr rule, then per run its shape (L, d, H), N,
+/// The table `sweep plan` prints: the family and lr rule, then per run its architecture
+/// (`model.arch`), shape (L, d, H), N,
 /// D, C = 6ND, D/N, lr, warm-up and estimated time; the run count with its seeds and the total
 /// time.
 pub fn plan_table(plan: &Plan) -> String {
@@ -334,8 +335,9 @@ pub fn plan_table(plan: &Plan) -> String {
         t += &format!("grid {g}\n");
     }
     t += &format!(
-        "{:<w$} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10} {:>6} {:>9} {:>6}{} {:>8}\n",
+        "{:<w$} {:<6} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10} {:>6} {:>9} {:>6}{} {:>8}\n",
         "name",
+        "arch",
         "L",
         "d",
         "H",
@@ -367,8 +369,9 @@ pub fn plan_table(plan: &Plan) -> String {
             String::new()
         };
         t += &format!(
-            "{:<w$} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10.3e} {:>6.1} {:>9} {:>6}{batch} {:>8}\n",
+            "{:<w$} {:<6} {:>3} {:>5} {:>3} {:>9} {:>10} {:>10.3e} {:>6.1} {:>9} {:>6}{batch} {:>8}\n",
             r.name,
+            r.arch,
             r.n_layer,
             r.n_embd,
             r.n_head,
