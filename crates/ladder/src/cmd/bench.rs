@@ -54,31 +54,69 @@ pub struct BenchArgs {
 /// Issue 3's reference vocabulary for S and M.
 const DEFAULT_VOCAB: usize = 8192;
 
+/// The step a timing command measures: the model of a preset or config file (with `--set`
+/// overrides and `--vocab`), and the batch and sequence length, checked. Shared by `ladder bench`
+/// and `ladder profile`.
+pub(super) struct TimedStep {
+    pub model: ladder_model::ModelConfig,
+    pub batch: usize,
+    pub seq_len: usize,
+}
+
+impl TimedStep {
+    pub(super) fn resolve(
+        config: &str,
+        sets: &[String],
+        vocab: Option<usize>,
+        batch: Option<usize>,
+        seq: Option<usize>,
+        steps: usize,
+    ) -> anyhow::Result<TimedStep> {
+        let config = match config {
+            "tiny" | "S" | "s" | "M" | "m" => {
+                super::train::resolve_config(Some(config), None, sets)?
+            }
+            file => super::train::resolve_config(None, Some(Path::new(file)), sets)?,
+        };
+        let mut model = config.model_config();
+        model.vocab_size = vocab.unwrap_or(if model.vocab_size > 0 {
+            model.vocab_size
+        } else {
+            DEFAULT_VOCAB
+        });
+        let batch = batch.unwrap_or(config.train.batch_size);
+        let seq_len = seq.unwrap_or(config.train.seq_len);
+        anyhow::ensure!(
+            batch > 0 && seq_len > 0,
+            "--batch and --seq must be positive"
+        );
+        anyhow::ensure!(
+            seq_len <= model.block_size,
+            "seq_len {seq_len} exceeds the model's block_size {}",
+            model.block_size
+        );
+        anyhow::ensure!(steps > 0, "--steps must be positive");
+        Ok(TimedStep {
+            model,
+            batch,
+            seq_len,
+        })
+    }
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let config = match args.config.as_str() {
-        "tiny" | "S" | "s" | "M" | "m" => {
-            super::train::resolve_config(Some(args.config.as_str()), None, &args.sets)?
-        }
-        file => super::train::resolve_config(None, Some(Path::new(file)), &args.sets)?,
-    };
-    let mut model = config.model_config();
-    model.vocab_size = args.vocab.unwrap_or(if model.vocab_size > 0 {
-        model.vocab_size
-    } else {
-        DEFAULT_VOCAB
-    });
-    let batch = args.batch.unwrap_or(config.train.batch_size);
-    let seq_len = args.seq.unwrap_or(config.train.seq_len);
-    anyhow::ensure!(
-        batch > 0 && seq_len > 0,
-        "--batch and --seq must be positive"
-    );
-    anyhow::ensure!(
-        seq_len <= model.block_size,
-        "seq_len {seq_len} exceeds the model's block_size {}",
-        model.block_size
-    );
-    anyhow::ensure!(args.steps > 0, "--steps must be positive");
+    let TimedStep {
+        model,
+        batch,
+        seq_len,
+    } = TimedStep::resolve(
+        &args.config,
+        &args.sets,
+        args.vocab,
+        args.batch,
+        args.seq,
+        args.steps,
+    )?;
     let r = bench(&BenchOptions {
         model,
         batch,

@@ -1,6 +1,6 @@
 //! `ladder profile`: per-op time, FLOPs, bytes and roofline position of a training step.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use ladder_train::profile::{profile, render_table, trace, ProfileOptions};
@@ -60,34 +60,19 @@ pub struct ProfileArgs {
     pub json: bool,
 }
 
-/// Issue 3's reference vocabulary for S and M.
-const DEFAULT_VOCAB: usize = 8192;
-
 pub fn run(args: ProfileArgs) -> anyhow::Result<()> {
-    let config = match args.config.as_str() {
-        "tiny" | "S" | "s" | "M" | "m" => {
-            super::train::resolve_config(Some(args.config.as_str()), None, &args.sets)?
-        }
-        file => super::train::resolve_config(None, Some(Path::new(file)), &args.sets)?,
-    };
-    let mut model = config.model_config();
-    model.vocab_size = args.vocab.unwrap_or(if model.vocab_size > 0 {
-        model.vocab_size
-    } else {
-        DEFAULT_VOCAB
-    });
-    let batch = args.batch.unwrap_or(config.train.batch_size);
-    let seq_len = args.seq.unwrap_or(config.train.seq_len);
-    anyhow::ensure!(
-        batch > 0 && seq_len > 0,
-        "--batch and --seq must be positive"
-    );
-    anyhow::ensure!(
-        seq_len <= model.block_size,
-        "seq_len {seq_len} exceeds the model's block_size {}",
-        model.block_size
-    );
-    anyhow::ensure!(args.steps > 0, "--steps must be positive");
+    let super::bench::TimedStep {
+        model,
+        batch,
+        seq_len,
+    } = super::bench::TimedStep::resolve(
+        &args.config,
+        &args.sets,
+        args.vocab,
+        args.batch,
+        args.seq,
+        args.steps,
+    )?;
     let r = profile(&ProfileOptions {
         model,
         batch,
