@@ -2,39 +2,12 @@
 //! Chinchilla surfaces without a floor (frontier exponents 0.17 and 0.22), fitted by `ladder fit`
 //! and compared from their fit.json files, and fitted on the fly from the CSVs.
 
+mod cli_train_util;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
+use cli_train_util::{fails, ok};
 use ladder_laws::synth;
-
-fn ladder(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(args)
-        .output()
-        .expect("run ladder");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("panicked"),
-        "ladder {args:?} panicked:\n{err}"
-    );
-    out
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = ladder(args);
-    assert!(
-        out.status.success(),
-        "ladder {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = ladder(args);
-    assert!(!out.status.success(), "ladder {args:?} should have failed");
-    String::from_utf8(out.stderr).unwrap()
-}
 
 /// An IsoFLOP ladder CSV (5 budgets × 7 sizes, 0.5 % noise) on surface `p`.
 fn write_csv(path: &Path, p: &[f64; 5], seed: u64) {

@@ -7,27 +7,13 @@
 //! synthetic data directory, as `ladder train` writes them) with losses on a known Chinchilla
 //! surface, so that the law is tight and its ranges are known exactly.
 
+mod cli_train_util;
+
 use std::path::Path;
-use std::process::{Command, Output};
+
+use cli_train_util::{ladder, ok};
 
 use serde_json::Value;
-
-fn ladder(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(args)
-        .output()
-        .expect("run the ladder binary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = ladder(args);
-    assert!(
-        o.status.success(),
-        "ladder {args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")

@@ -2,43 +2,16 @@
 //! in tests/fixtures/fit/ (written by make_fixtures.py there; truth: E 1.82, A 482, B 2085,
 //! alpha 0.348, beta 0.366, so N_opt ~ C^0.5126).
 
+mod cli_train_util;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use cli_train_util::{fails, ok};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/fit")
         .join(name)
-}
-
-fn ladder(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
-        .args(args)
-        .output()
-        .expect("run ladder");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("panicked"),
-        "ladder {args:?} panicked:\n{err}"
-    );
-    out
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = ladder(args);
-    assert!(
-        out.status.success(),
-        "ladder {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = ladder(args);
-    assert!(!out.status.success(), "ladder {args:?} should have failed");
-    String::from_utf8(out.stderr).unwrap()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

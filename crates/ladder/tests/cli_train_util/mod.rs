@@ -1,4 +1,4 @@
-//! Helpers shared by the `cli_train*.rs` tests: run the binary, fresh temp paths, the synthetic
+//! Helpers shared by the CLI tests (`cli_train*.rs`, `cli_fault.rs`, `cli_compare.rs`, ...): run the binary, fresh temp paths, the synthetic
 //! data directory and a small trained run (each made once per test binary).
 
 #![allow(dead_code)] // each test binary uses a different subset
@@ -12,11 +12,19 @@ use serde_json::Value;
 /// A declared peak skips the GEMM probe in runs whose MFU nobody checks.
 pub const PEAK: &str = "--peak-gflops=100";
 
+/// Runs ladder; whatever its exit, it must not panic (bad input gets a message, not a backtrace).
 pub fn ladder<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ladder"))
+    let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(args)
         .output()
-        .expect("run the ladder binary")
+        .expect("run the ladder binary");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked"),
+        "ladder {} panicked:\n{err}",
+        show(args)
+    );
+    out
 }
 
 fn show<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
